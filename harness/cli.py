@@ -1,0 +1,298 @@
+"""The ``xner`` command line: a thin builder of run manifests over the library.
+
+User errors (unknown names, bad files, missing data) print one clear message and exit with code 2;
+tracebacks are reserved for bugs.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+# Hub lookups fail at once instead of retrying for ~23 s when there is no network; users with a
+# network and a reason to download can export HF_HUB_OFFLINE=0.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+
+from harness.errors import XnerError  # noqa: E402
+from harness.store import DEFAULT_STORE  # noqa: E402
+
+app = typer.Typer(
+    name="xner",
+    help="xner-bench: robustness evaluation of cross-lingual NER systems in low-resource languages.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+# Wide enough for score tables when output is piped (rich falls back to 80 columns otherwise).
+console = Console(highlight=False, width=None if sys.stdout.isatty() else 200)
+err_console = Console(stderr=True, highlight=False)
+
+DataDirOption = Annotated[
+    Path | None,
+    typer.Option("--data-dir", help="Local data root (<dataset>/<lang>/<split>.txt); default $XNER_DATA_DIR, else the hub."),
+]
+StoreOption = Annotated[Path, typer.Option("--store", help="Result store (SQLite).")]
+
+
+def fail(message: str) -> typer.Exit:
+    """Print a user-facing error and return the exit to raise."""
+    err_console.print(f"[bold red]error:[/] {message}")
+    return typer.Exit(2)
+
+
+def split_csv(value: str | None) -> list[str] | None:
+    if value is None:
+        return None
+    items = [v.strip() for v in value.split(",") if v.strip()]
+    return items or None
+
+
+def parse_params(items: list[str] | None) -> dict[str, dict[str, Any]]:
+    """``system.key=value`` pairs → {system: {key: value}}; values parsed as JSON when possible."""
+    out: dict[str, dict[str, Any]] = {}
+    for item in items or []:
+        target, sep, raw = item.partition("=")
+        system, dot, key = target.partition(".")
+        if not sep or not dot or not system or not key:
+            raise XnerError(f"--param {item!r} must look like system.key=value (e.g. gazetteer.case_fold=true)")
+        try:
+            value: Any = json.loads(raw)
+        except json.JSONDecodeError:
+            value = raw
+        out.setdefault(system, {})[key] = value
+    return out
+
+
+@app.command()
+def run(
+    suite: Annotated[str, typer.Argument(help="Bundled suite name or path to a suite TOML file.")] = "smoke",
+    systems: Annotated[str | None, typer.Option(help="Comma-separated systems (overrides the suite).")] = None,
+    attacks: Annotated[str | None, typer.Option(help="Comma-separated perturbations (overrides the suite; '' for none).")] = None,
+    languages: Annotated[str | None, typer.Option(help="Comma-separated ISO 639-3 codes (default: all present).")] = None,
+    seeds: Annotated[str | None, typer.Option(help="Comma-separated seeds.")] = None,
+    backbone: Annotated[str | None, typer.Option(help="Encoder for every system that has one: 'offline', a hub name or a path.")] = None,
+    aligner: Annotated[str | None, typer.Option(help="Word aligner for projection systems (e.g. eflomal, simalign).")] = None,
+    param: Annotated[list[str] | None, typer.Option("--param", help="system.key=value, repeatable.")] = None,
+    max_sentences: Annotated[int | None, typer.Option(help="Evaluate only the first N sentences per language (quick looks).")] = None,
+    batch_size: Annotated[int, typer.Option(help="Sentences per predict call.")] = 128,
+    data_dir: DataDirOption = None,
+    store: StoreOption = DEFAULT_STORE,
+    progress: Annotated[bool, typer.Option(help="Show progress bars.")] = True,
+) -> None:
+    """Run a suite: every system on every language, clean and under every perturbation."""
+    from harness.manifest import load_suite
+    from harness.runner import Runner, build_manifest
+    from harness.store import ResultStore
+
+    try:
+        spec = load_suite(suite)
+        shared: dict[str, Any] = {}
+        if backbone:
+            shared["backbone"] = backbone
+        if aligner:
+            shared["aligner"] = aligner
+        attack_list = None if attacks is None else (split_csv(attacks) or [])
+        manifest = build_manifest(
+            spec,
+            data_dir=data_dir,
+            systems=split_csv(systems),
+            attacks=attack_list,
+            languages=split_csv(languages),
+            seeds=[int(s) for s in split_csv(seeds) or []] or None,
+            shared_params=shared,
+            system_params=parse_params(param),
+            max_sentences=max_sentences,
+        )
+        console.print(
+            f"run [bold]{manifest.run_id}[/] suite={manifest.suite} systems={','.join(s.name for s in manifest.systems)} "
+            f"languages={','.join(l for d in manifest.datasets for l in d.languages)} "
+            f"perturbations={','.join(p.name for p in manifest.perturbations) or 'none'} store={store}"
+        )
+        with ResultStore(store) as result_store:
+            runner = Runner(manifest, result_store, data_dir=data_dir, batch_size=batch_size, report=console.print, progress=progress)
+            try:
+                summary = runner.run()
+            except KeyboardInterrupt:
+                err_console.print("[yellow]interrupted[/]: finished cells are stored; rerun the same command to resume.")
+                raise typer.Exit(130) from None
+    except XnerError as exc:
+        raise fail(str(exc)) from None
+    console.print(
+        f"done: {len(summary.computed)} computed, {len(summary.reused)} already stored, "
+        f"{len(summary.skipped)} skipped, {len(summary.failed)} failed (run {summary.run_id})"
+    )
+    if summary.failed:
+        for key, message in summary.failed[:10]:
+            err_console.print(f"[red]failed[/] {key.label()}: {message}")
+        raise typer.Exit(1)
+
+
+@app.command()
+def datasets(data_dir: DataDirOption = None) -> None:
+    """List registered datasets and the languages present locally."""
+    from harness.datasets import DATASETS, languages as dataset_languages
+
+    table = Table("name", "version", "kind", "labels", "languages present", "license")
+    for spec in DATASETS.values():
+        try:
+            present = ", ".join(dataset_languages(spec.name, data_dir=data_dir))
+        except XnerError:
+            present = f"(hub: {spec.hub_id})" if spec.hub_id else "(needs --data-dir)"
+        table.add_row(spec.name, spec.version, spec.kind, ",".join(sorted(spec.labels)), present, spec.license)
+    console.print(table)
+
+
+@app.command("systems")
+def list_systems() -> None:
+    """List registered systems with their parameters."""
+    import inspect
+
+    from systems import SYSTEMS
+
+    table = Table("name", "target", "parameters")
+    for name in SYSTEMS.names():
+        target = SYSTEMS.target(name)
+        try:
+            factory = SYSTEMS.get(name)
+            params = ", ".join(
+                f"{p.name}={p.default!r}" for p in inspect.signature(factory).parameters.values()
+                if p.default is not inspect.Parameter.empty
+            )
+        except XnerError as exc:
+            params = f"[red]unavailable: {exc}[/]"
+        table.add_row(name, str(target), params)
+    console.print(table)
+
+
+@app.command()
+def suites() -> None:
+    """List bundled suites."""
+    from harness.manifest import available_suites, load_suite
+
+    table = Table("name", "systems", "datasets", "perturbations", "description")
+    for name in available_suites():
+        spec = load_suite(name)
+        table.add_row(
+            name, ",".join(spec.systems), ",".join(f"{d}/{s}" for d, s, _ in spec.datasets),
+            ",".join(p.name for p in spec.perturbations), spec.description,
+        )
+    console.print(table)
+
+
+@app.command()
+def results(
+    suite: Annotated[str | None, typer.Option(help="Only runs of this suite.")] = None,
+    system: Annotated[str | None, typer.Option(help="Only this system.")] = None,
+    lang: Annotated[str | None, typer.Option(help="Only this language.")] = None,
+    perturbation: Annotated[str | None, typer.Option(help="Only this perturbation ('none' = clean).")] = None,
+    entity_type: Annotated[str, typer.Option(help="Entity type, or ALL for micro totals.")] = "ALL",
+    store: StoreOption = DEFAULT_STORE,
+) -> None:
+    """Show stored scores (F1/P/R derived from counts) with filters."""
+    from harness.store import ResultStore
+
+    if not store.exists():
+        raise fail(f"no result store at {store}; run `xner run` first or pass --store")
+    with ResultStore(store) as result_store:
+        frame = result_store.scores_frame(system=system, lang=lang, perturbation=perturbation, entity_type=entity_type)
+        failures = result_store.cells(status="failed", system=system, lang=lang)
+    if suite is not None:
+        frame = frame[frame["suite"] == suite]
+    if frame.empty:
+        console.print("no stored results match")
+    else:
+        table = Table("suite", "system", "dataset", "lang", "perturbation", "seed", "type", "P", "R", "F1", "TP", "FP", "FN", "run")
+        for row in frame.sort_values(["suite", "system", "dataset", "lang", "perturbation", "seed"]).itertuples():
+            table.add_row(
+                row.suite, row.system, row.dataset, row.lang, row.perturbation, str(row.seed), row.entity_type,
+                f"{100 * row.precision:.2f}", f"{100 * row.recall:.2f}", f"{100 * row.f1:.2f}",
+                str(row.tp), str(row.fp), str(row.fn), row.run_id,
+            )
+        console.print(table)
+    for cell in failures:
+        err_console.print(f"[red]failed[/] {cell.key.label()} (run {cell.key.run_id}): {cell.error}")
+
+
+@app.command()
+def export(
+    out: Annotated[Path, typer.Argument(help="Output file, .csv or .parquet.")],
+    table: Annotated[str, typer.Option(help="scores, robustness or sentences.")] = "scores",
+    system: Annotated[str | None, typer.Option()] = None,
+    lang: Annotated[str | None, typer.Option()] = None,
+    store: StoreOption = DEFAULT_STORE,
+) -> None:
+    """Export stored results to CSV or Parquet."""
+    from harness.store import ResultStore
+
+    if not store.exists():
+        raise fail(f"no result store at {store}")
+    try:
+        with ResultStore(store) as result_store:
+            path = result_store.export(out, table=table, system=system, lang=lang)
+    except XnerError as exc:
+        raise fail(str(exc)) from None
+    console.print(f"wrote {path}")
+
+
+@app.command()
+def robustness(
+    suite: Annotated[str | None, typer.Option(help="Only runs of this suite.")] = None,
+    system: Annotated[str | None, typer.Option()] = None,
+    lang: Annotated[str | None, typer.Option()] = None,
+    store: StoreOption = DEFAULT_STORE,
+) -> None:
+    """Show robustness rows: F1 on changed sentences before/after, ΔF1 with CI, coverage, consistency."""
+    from harness.store import ResultStore
+
+    if not store.exists():
+        raise fail(f"no result store at {store}")
+    with ResultStore(store) as result_store:
+        frame = result_store.robustness_frame(system=system, lang=lang)
+    if suite is not None:
+        frame = frame[frame["suite"] == suite]
+    if frame.empty:
+        console.print("no robustness rows stored (run a suite with perturbations)")
+        return
+    table = Table("system", "dataset", "lang", "perturbation", "seed", "coverage", "clean F1", "pert. F1", "ΔF1 [95% CI]", "rel. drop", "recall drop", "consistency")
+    for row in frame.sort_values(["system", "dataset", "lang", "perturbation"]).itertuples():
+        table.add_row(
+            row.system, row.dataset, row.lang, row.perturbation, str(row.seed), f"{100 * row.coverage:.1f}%",
+            f"{100 * row.clean_f1:.2f}", f"{100 * row.perturbed_f1:.2f}",
+            f"{100 * row.delta_f1:.2f} [{100 * row.delta_ci_low:.2f}, {100 * row.delta_ci_high:.2f}]",
+            f"{100 * row.relative_drop:.1f}%", f"{100 * row.recall_drop:.2f}", f"{100 * row.consistency:.1f}%",
+        )
+    console.print(table)
+
+
+def _register_package_commands() -> None:
+    # Each package adds its own commands; this is the one place they are wired in.
+    from attacks.cli import register as register_attacks
+    from leaderboards.cli import register as register_leaderboards
+    from systems.cli import register as register_systems
+
+    for register in (register_attacks, register_systems, register_leaderboards):
+        register(app)
+
+
+_register_package_commands()
+
+
+def main() -> None:
+    """Console-script entry point."""
+    try:
+        app()
+    except XnerError as exc:  # a package command that forgot to convert its error
+        err_console.print(f"[bold red]error:[/] {exc}")
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,246 @@
+"""Span-level precision, recall and F1, stored as counts and derived on read.
+
+Counting is per sentence (``count_sentence``), so per-sentence counts can be stored, summed in any
+grouping, resampled for bootstrap confidence intervals and compared pairwise. Decoding is strict
+IOB2 (:func:`harness.data.spans_from_iob2`), which equals seqeval's ``mode="strict",
+scheme=IOB2`` (tested to 1e-9 on every NER file of ``../shared/data``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from harness.data import spans_from_iob2
+from harness.errors import DataFormatError
+
+ALL = "ALL"  # the entity_type key of micro-averaged rows
+SCHEME = "iob2-strict"  # recorded in manifests and result rows
+SCORER_VERSION = "1"
+
+
+@dataclass(frozen=True, slots=True)
+class SpanCounts:
+    """True positives, false positives and false negatives of span matching; adds like numbers.
+
+    >>> (SpanCounts(3, 1, 0) + SpanCounts(1, 0, 1)).f1
+    0.8
+    """
+
+    tp: int = 0
+    fp: int = 0
+    fn: int = 0
+
+    def __add__(self, other: SpanCounts) -> SpanCounts:
+        return SpanCounts(self.tp + other.tp, self.fp + other.fp, self.fn + other.fn)
+
+    @property
+    def precision(self) -> float:
+        return self.tp / (self.tp + self.fp) if self.tp + self.fp else 0.0
+
+    @property
+    def recall(self) -> float:
+        return self.tp / (self.tp + self.fn) if self.tp + self.fn else 0.0
+
+    @property
+    def f1(self) -> float:
+        # 2TP / (2TP + FP + FN) equals 2PR/(P+R) and avoids a second rounding.
+        denominator = 2 * self.tp + self.fp + self.fn
+        return 2 * self.tp / denominator if denominator else 0.0
+
+    @property
+    def errors(self) -> int:
+        return self.fp + self.fn
+
+    @property
+    def support(self) -> int:
+        return self.tp + self.fn
+
+
+def count_sentence(gold: Sequence[str], pred: Sequence[str]) -> dict[str, SpanCounts]:
+    """Per-type span counts for one sentence (types with all-zero counts are omitted).
+
+    >>> count_sentence(["B-PER", "I-PER", "O"], ["B-PER", "O", "B-LOC"])
+    {'PER': SpanCounts(tp=0, fp=1, fn=1), 'LOC': SpanCounts(tp=0, fp=1, fn=0)}
+    """
+    if len(gold) != len(pred):
+        raise DataFormatError(f"gold has {len(gold)} tags but prediction has {len(pred)}")
+    gold_spans = set(spans_from_iob2(gold))
+    pred_spans = set(spans_from_iob2(pred))
+    out: dict[str, list[int]] = {}
+    for span in gold_spans:
+        row = out.setdefault(span.label, [0, 0, 0])
+        if span in pred_spans:
+            row[0] += 1
+        else:
+            row[2] += 1
+    for span in pred_spans - gold_spans:
+        out.setdefault(span.label, [0, 0, 0])[1] += 1
+    return {label: SpanCounts(*row) for label, row in out.items()}
+
+
+def total(counts: Mapping[str, SpanCounts]) -> SpanCounts:
+    """Micro total over entity types of one sentence's counts."""
+    result = SpanCounts()
+    for value in counts.values():
+        result = result + value
+    return result
+
+
+@dataclass(frozen=True, slots=True)
+class Scores:
+    """Micro and per-type counts for a corpus; P/R/F1 are derived."""
+
+    micro: SpanCounts
+    per_type: dict[str, SpanCounts]
+
+    @property
+    def f1(self) -> float:
+        return self.micro.f1
+
+    @property
+    def precision(self) -> float:
+        return self.micro.precision
+
+    @property
+    def recall(self) -> float:
+        return self.micro.recall
+
+    def macro_f1(self) -> float:
+        return float(np.mean([c.f1 for c in self.per_type.values()])) if self.per_type else 0.0
+
+
+def aggregate(per_sentence: Iterable[Mapping[str, SpanCounts]]) -> Scores:
+    """Sum per-sentence per-type counts into corpus scores."""
+    per_type: dict[str, SpanCounts] = {}
+    for counts in per_sentence:
+        for label, value in counts.items():
+            per_type[label] = per_type.get(label, SpanCounts()) + value
+    return Scores(total(per_type), dict(sorted(per_type.items())))
+
+
+def score_corpus(gold: Sequence[Sequence[str]], pred: Sequence[Sequence[str]]) -> Scores:
+    """Strict IOB2 span scores of a corpus.
+
+    >>> round(score_corpus([["B-PER", "O"], ["B-LOC"]], [["B-PER", "O"], ["O"]]).f1, 4)
+    0.6667
+    """
+    if len(gold) != len(pred):
+        raise DataFormatError(f"{len(gold)} gold sentences but {len(pred)} predicted sentences")
+    rows = []
+    for index, (g, p) in enumerate(zip(gold, pred, strict=True)):
+        try:
+            rows.append(count_sentence(g, p))
+        except DataFormatError as exc:
+            raise DataFormatError(exc.message + f" (sentence index {index})") from None
+    return aggregate(rows)
+
+
+# --- Uncertainty -------------------------------------------------------------------------------
+
+
+def _as_matrix(counts: Sequence[SpanCounts]) -> np.ndarray:
+    return np.array([(c.tp, c.fp, c.fn) for c in counts], dtype=np.int64).reshape(-1, 3)
+
+
+def _f1_of_sums(sums: np.ndarray) -> np.ndarray:
+    tp, fp, fn = sums[..., 0], sums[..., 1], sums[..., 2]
+    denominator = 2 * tp + fp + fn
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(denominator > 0, 2 * tp / np.maximum(denominator, 1), 0.0)
+
+
+@dataclass(frozen=True, slots=True)
+class Interval:
+    """A point estimate with a percentile bootstrap interval."""
+
+    estimate: float
+    low: float
+    high: float
+    confidence: float
+    resamples: int
+
+
+_CHUNK = 64  # resamples per block: bounds memory at ~64 x n x 3 integers on 20k-sentence test sets
+
+
+def _resampled_sums(matrices: Sequence[np.ndarray], resamples: int, seed: int) -> list[np.ndarray]:
+    """Count sums of each matrix under the same bootstrap resamples of rows (paired)."""
+    n = len(matrices[0])
+    rng = np.random.default_rng(seed)
+    out: list[list[np.ndarray]] = [[] for _ in matrices]
+    for start in range(0, resamples, _CHUNK):
+        idx = rng.integers(0, n, size=(min(_CHUNK, resamples - start), n))
+        for slot, matrix in zip(out, matrices, strict=True):
+            slot.append(matrix[idx].sum(axis=1))
+    return [np.concatenate(parts) for parts in out]
+
+
+def bootstrap_f1(
+    counts: Sequence[SpanCounts], *, resamples: int = 1000, confidence: float = 0.95, seed: int = 0
+) -> Interval:
+    """Percentile bootstrap CI of corpus micro F1, resampling sentences.
+
+    >>> iv = bootstrap_f1([SpanCounts(1, 0, 0)] * 5 + [SpanCounts(0, 1, 1)] * 5, seed=1)
+    >>> iv.estimate, iv.low <= iv.estimate <= iv.high
+    (0.5, True)
+    """
+    matrix = _as_matrix(counts)
+    estimate = float(_f1_of_sums(matrix.sum(axis=0)))
+    if len(matrix) == 0:
+        return Interval(estimate, estimate, estimate, confidence, 0)
+    (sums,) = _resampled_sums([matrix], resamples, seed)
+    samples = _f1_of_sums(sums)
+    alpha = (1 - confidence) / 2
+    low, high = np.quantile(samples, [alpha, 1 - alpha])
+    return Interval(estimate, float(low), float(high), confidence, resamples)
+
+
+def paired_bootstrap_delta(
+    a: Sequence[SpanCounts],
+    b: Sequence[SpanCounts],
+    *,
+    resamples: int = 1000,
+    confidence: float = 0.95,
+    seed: int = 0,
+) -> Interval:
+    """CI of F1(a) − F1(b) where a[i] and b[i] are two outcomes on the same sentence i."""
+    if len(a) != len(b):
+        raise DataFormatError(f"paired samples differ in length: {len(a)} vs {len(b)}")
+    ma, mb = _as_matrix(a), _as_matrix(b)
+    estimate = float(_f1_of_sums(ma.sum(axis=0)) - _f1_of_sums(mb.sum(axis=0)))
+    if len(ma) == 0:
+        return Interval(estimate, estimate, estimate, confidence, 0)
+    sums_a, sums_b = _resampled_sums([ma, mb], resamples, seed)
+    deltas = _f1_of_sums(sums_a) - _f1_of_sums(sums_b)
+    alpha = (1 - confidence) / 2
+    low, high = np.quantile(deltas, [alpha, 1 - alpha])
+    return Interval(estimate, float(low), float(high), confidence, resamples)
+
+
+def approximate_randomization(
+    a: Sequence[SpanCounts], b: Sequence[SpanCounts], *, trials: int = 2000, seed: int = 0
+) -> float:
+    """Two-sided p-value that systems a and b have equal F1, by paired approximate randomisation.
+
+    Each trial swaps the two systems' outcomes on a random half of the sentences (Noreen 1989;
+    the test used for NER comparisons since Yeh 2000). Add-one smoothing keeps p > 0.
+    """
+    if len(a) != len(b):
+        raise DataFormatError(f"paired samples differ in length: {len(a)} vs {len(b)}")
+    ma, mb = _as_matrix(a), _as_matrix(b)
+    observed = abs(float(_f1_of_sums(ma.sum(axis=0)) - _f1_of_sums(mb.sum(axis=0))))
+    if len(ma) == 0:
+        return 1.0
+    rng = np.random.default_rng(seed)
+    total_a, diff = ma.sum(axis=0), mb - ma
+    extreme = 0
+    for start in range(0, trials, _CHUNK):
+        swap = rng.integers(0, 2, size=(min(_CHUNK, trials - start), len(ma)))
+        # Swapping sentence i moves diff[i] from b's total into a's: sa = A + swap @ (B - A).
+        moved = swap @ diff
+        sa, sb = total_a + moved, mb.sum(axis=0) - moved
+        extreme += int((np.abs(_f1_of_sums(sa) - _f1_of_sums(sb)) >= observed - 1e-12).sum())
+    return float((extreme + 1) / (trials + 1))

@@ -1,0 +1,434 @@
+"""The runner: a grid of systems × datasets × languages × perturbations × seeds.
+
+Every cell is keyed in the store; a rerun of the same manifest skips finished cells, so an
+interrupted run (Ctrl-C or ``kill -9``) resumes where it stopped. Predictions are cached per
+(system fingerprint, sentence content hash) and committed per batch, and perturbed test sets are
+cached per (data hash, perturbation, params, seed), so nothing is computed twice. A system that
+raises or returns malformed output fails its own cells with a clear message; the others go on.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+import traceback
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from harness import __version__
+from harness.data import Sentence, tag_errors
+from harness.datasets import data_files, get_dataset, languages as dataset_languages, load_ner
+from harness.errors import ConfigError, SystemFailure, XnerError
+from harness.manifest import (
+    ComponentConfig,
+    DatasetConfig,
+    LabelMapping,
+    RunManifest,
+    SuiteSpec,
+    git_revision,
+    harmonise,
+    params_hash,
+)
+from harness.metrics import SCORER_VERSION, count_sentence
+from harness.robustness import robustness_row, worst_case_row
+from harness.store import CLEAN, CellKey, ResultStore, SentenceOutcome
+
+WORST_CASE = "worst-case"
+
+
+def sentence_hash(sentence: Sentence) -> str:
+    """Content hash of what a system sees: language and tokens (never the gold tags)."""
+    payload = sentence.lang + "\t" + "\x1f".join(sentence.tokens)
+    return hashlib.sha256(payload.encode()).hexdigest()[:24]
+
+
+def _make_perturbation(config: ComponentConfig) -> Any:
+    from attacks import make_perturbation  # attacks is imported only when a run perturbs
+
+    return make_perturbation(config.name, config.param_dict)
+
+
+def build_manifest(
+    suite: SuiteSpec,
+    *,
+    data_dir: str | Path | None = None,
+    systems: Sequence[str] | None = None,
+    attacks: Sequence[str] | None = None,
+    languages: Sequence[str] | None = None,
+    seeds: Sequence[int] | None = None,
+    shared_params: Mapping[str, Any] | None = None,
+    system_params: Mapping[str, Mapping[str, Any]] | None = None,
+    max_sentences: int | None = None,
+) -> RunManifest:
+    """Resolve a suite plus command-line overrides into a manifest.
+
+    Components are instantiated here (cheap: ``__init__`` only stores parameters) so that the
+    manifest records every parameter including defaults, and unknown names fail before any work.
+    """
+    from systems import make_system
+    from systems.base import describe_system
+
+    shared = dict(shared_params or {})
+    params_by_system = {k: dict(v) for k, v in suite.system_params.items()}
+    for name, extra in (system_params or {}).items():
+        params_by_system.setdefault(name, {}).update(extra)
+    system_names = list(systems) if systems else list(suite.systems)
+    if not system_names:
+        raise ConfigError("no systems to run: give --systems or list them in the suite")
+    system_configs, label_sets = [], {}
+    for name in dict.fromkeys(system_names):
+        system = make_system(name, params_by_system.get(name), shared=shared)
+        system_configs.append(ComponentConfig.of(name, describe_system(system)["params"]))
+        label_sets[name] = frozenset(system.tags.labels)
+
+    if attacks is not None:
+        perturbation_configs = [ComponentConfig.of(a) for a in attacks]
+    else:
+        perturbation_configs = list(suite.perturbations)
+    resolved_perturbations = []
+    for config in perturbation_configs:
+        perturbation = _make_perturbation(config)
+        resolved_perturbations.append(ComponentConfig.of(perturbation.name, perturbation.params))
+
+    dataset_configs, mappings = [], []
+    for name, split, suite_langs in suite.datasets:
+        spec = get_dataset(name)
+        present = dataset_languages(name, data_dir=data_dir, split=split)
+        wanted = list(languages) if languages else (list(suite_langs) if suite_langs else present)
+        missing = [lang for lang in wanted if lang not in present]
+        if missing:
+            raise ConfigError(
+                f"dataset {name!r} has no {split} split for {', '.join(missing)} "
+                f"(present: {', '.join(present) or 'none'})"
+            )
+        files: dict[str, str] = {}
+        for lang in wanted:
+            files.update(data_files(name, lang, split, data_dir=data_dir))
+        dataset_configs.append(DatasetConfig(name, spec.version, split, tuple(wanted), tuple(sorted(files.items()))))
+        for system_name, labels in label_sets.items():
+            default = harmonise(system_name, labels, name, spec.labels)
+            override = suite.label_overrides.get(system_name, {})
+            mappings.append(
+                LabelMapping(
+                    system_name,
+                    name,
+                    tuple(override.get("pred_to_outside", default.pred_to_outside)),
+                    tuple(override.get("gold_to_outside", default.gold_to_outside)),
+                )
+            )
+    return RunManifest(
+        suite=suite.name,
+        systems=tuple(system_configs),
+        datasets=tuple(dataset_configs),
+        perturbations=tuple(resolved_perturbations),
+        seeds=tuple(seeds) if seeds else suite.seeds,
+        shared_params=tuple(sorted(shared.items())),
+        label_mappings=tuple(mappings),
+        scorer_version=SCORER_VERSION,
+        max_sentences=max_sentences,
+        harness_version=__version__,
+        git_revision=git_revision(),
+    )
+
+
+@dataclass
+class RunSummary:
+    run_id: str
+    computed: list[CellKey] = field(default_factory=list)
+    reused: list[CellKey] = field(default_factory=list)
+    failed: list[tuple[CellKey, str]] = field(default_factory=list)
+    skipped: list[tuple[CellKey, str]] = field(default_factory=list)
+
+
+Reporter = Callable[[str], None]
+
+
+class Runner:
+    """Executes a manifest against a store.
+
+    Args:
+        manifest: what to run.
+        store: where results go.
+        data_dir: local data root (not part of the manifest: the data file hashes are).
+        batch_size: sentences per ``predict`` call; predictions are committed per batch.
+        report: called with one human-readable line per event (the CLI prints them).
+        progress: draw rich progress bars.
+    """
+
+    def __init__(
+        self,
+        manifest: RunManifest,
+        store: ResultStore,
+        *,
+        data_dir: str | Path | None = None,
+        batch_size: int = 128,
+        report: Reporter | None = None,
+        progress: bool = False,
+        bootstrap_resamples: int = 1000,
+    ) -> None:
+        self.manifest = manifest
+        self.store = store
+        self.data_dir = data_dir
+        self.batch_size = batch_size
+        self.report = report or (lambda line: None)
+        self.progress = progress
+        self.bootstrap_resamples = bootstrap_resamples
+        self._perturbations: dict[str, Any] = {}
+
+    # -- public -------------------------------------------------------------------------------
+
+    def run(self) -> RunSummary:
+        manifest = self.manifest
+        run_id = manifest.run_id
+        self.store.record_run(run_id, manifest.suite, manifest.to_dict(), manifest.harness_version, manifest.scorer_version)
+        summary = RunSummary(run_id)
+        for config in manifest.perturbations:
+            self._perturbations[config.name] = _make_perturbation(config)
+        for system_config in manifest.systems:
+            for seed in manifest.seeds:
+                for dataset in manifest.datasets:
+                    self._run_system(system_config, dataset, seed, summary)
+        return summary
+
+    def cell_keys(self, system: str, dataset: DatasetConfig, lang: str, seed: int) -> list[tuple[CellKey, ComponentConfig | None]]:
+        keys: list[tuple[CellKey, ComponentConfig | None]] = [
+            (CellKey(self.manifest.run_id, system, dataset.name, lang, dataset.split, CLEAN, params_hash({}), seed), None)
+        ]
+        for config in self.manifest.perturbations:
+            keys.append(
+                (CellKey(self.manifest.run_id, system, dataset.name, lang, dataset.split, config.name, config.params_hash, seed), config)
+            )
+        return keys
+
+    # -- internals ----------------------------------------------------------------------------
+
+    def _run_system(self, system_config: ComponentConfig, dataset: DatasetConfig, seed: int, summary: RunSummary) -> None:
+        from systems import make_system
+        from systems.base import FitContext, system_fingerprint
+
+        manifest = self.manifest
+        all_keys = {lang: self.cell_keys(system_config.name, dataset, lang, seed) for lang in dataset.languages}
+        pending = {
+            lang: [(k, c) for k, c in keys if self.store.cell_status(k) not in ("done", "skipped")]
+            for lang, keys in all_keys.items()
+        }
+        for lang, keys in all_keys.items():
+            done = {k for k, _ in pending[lang]}
+            summary.reused.extend(k for k, _ in keys if k not in done)
+        if not any(pending.values()):
+            self.report(f"{system_config.name} on {dataset.name} (seed {seed}): all cells already stored")
+            return
+
+        system = make_system(system_config.name, system_config.param_dict, shared=dict(manifest.shared_params))
+        fingerprint = system_fingerprint(system)
+        mapping = manifest.mapping_for(system_config.name, dataset.name)
+        try:
+            if system.tags.trainable:
+                self.report(f"fitting {system_config.name} for {dataset.name} ({', '.join(dataset.languages)}), seed {seed}")
+                system.fit(  # type: ignore[attr-defined]
+                    FitContext(
+                        data_dir=Path(self.data_dir) if self.data_dir else None,
+                        target_dataset=dataset.name,
+                        target_languages=dataset.languages,
+                        seed=seed,
+                        show_progress=self.progress,
+                    )
+                )
+        except (KeyboardInterrupt, SystemExit):
+            raise
+        except Exception as exc:  # noqa: BLE001 - any failure of a system fails its cells, not the run
+            message = _describe_failure(f"{system_config.name}.fit", exc)
+            for lang, keys in pending.items():
+                for key, config in keys:
+                    self.store.write_cell_status(
+                        key, status="failed", error=message, system_fingerprint=fingerprint,
+                        perturbation_params=config.param_dict if config else {},
+                    )
+                    summary.failed.append((key, message))
+            self.report(f"FAILED {system_config.name}: {message}")
+            return
+
+        for lang, keys in pending.items():
+            if not keys:
+                continue
+            gold = self._load(dataset, lang)
+            languages = system.tags.languages
+            for key, config in keys:
+                params = config.param_dict if config else {}
+                if languages is not None and lang not in languages:
+                    reason = f"{system_config.name} declares languages {sorted(languages)}, not {lang}"
+                    self.store.write_cell_status(key, status="skipped", error=reason, system_fingerprint=fingerprint, perturbation_params=params)
+                    summary.skipped.append((key, reason))
+                    continue
+                try:
+                    started = time.perf_counter()
+                    outcomes = self._run_cell(system, fingerprint, mapping, gold, key, config)
+                    self.store.write_cell(
+                        key, system_fingerprint=fingerprint, perturbation_params=params,
+                        outcomes=outcomes, seconds=time.perf_counter() - started,
+                    )
+                    summary.computed.append(key)
+                    f1 = _micro_f1(outcomes)
+                    self.report(f"{key.label()} seed={seed}: F1 {100 * f1:.2f} on {len(outcomes)} sentences")
+                except _Unsupported as exc:
+                    self.store.write_cell_status(key, status="skipped", error=str(exc), system_fingerprint=fingerprint, perturbation_params=params)
+                    summary.skipped.append((key, str(exc)))
+                    self.report(f"skipped {key.label()}: {exc}")
+                except (KeyboardInterrupt, SystemExit):
+                    raise
+                except Exception as exc:  # noqa: BLE001
+                    message = _describe_failure(key.label(), exc)
+                    self.store.write_cell_status(key, status="failed", error=message, system_fingerprint=fingerprint, perturbation_params=params)
+                    summary.failed.append((key, message))
+                    self.report(f"FAILED {message}")
+            self._write_robustness(all_keys[lang])
+
+    def _load(self, dataset: DatasetConfig, lang: str) -> list[Sentence]:
+        loaded = load_ner(dataset.name, lang, dataset.split, data_dir=self.data_dir, orphan_policy=self.manifest.orphan_policy)  # type: ignore[arg-type]
+        sentences = loaded.sentences
+        if self.manifest.max_sentences is not None:
+            sentences = sentences[: self.manifest.max_sentences]
+        return sentences
+
+    def _perturbed_set(self, gold: Sequence[Sentence], key: CellKey, config: ComponentConfig) -> list[Any]:
+        """The perturbed test set, from the cache or computed (and cached) deterministically."""
+        from attacks.base import Perturbed, perturb_corpus
+
+        perturbation = self._perturbations[config.name]
+        if not perturbation.supports(key.lang):
+            raise _Unsupported(f"{config.name} does not support language {key.lang!r}")
+        data_hash = hashlib.sha256("\n".join(sentence_hash(s) + "|" + " ".join(s.tags) for s in gold).encode()).hexdigest()[:16]
+        cache_key = f"{data_hash}:{config.name}:{config.params_hash}:{key.seed}"
+        cached = self.store.get_blob(cache_key)
+        if cached is not None:
+            out = []
+            for original, row in zip(gold, cached, strict=True):
+                sentence = Sentence(original.id, original.lang, tuple(row["tokens"]), tuple(row["tags"]))
+                out.append(Perturbed(sentence, tuple(row["alignment"]), tuple()))
+            return out
+        perturbed = perturb_corpus(perturbation, gold, key.seed)
+        self.store.put_blob(
+            cache_key,
+            [{"tokens": p.sentence.tokens, "tags": p.sentence.tags, "alignment": p.alignment} for p in perturbed],
+        )
+        return perturbed
+
+    def _run_cell(
+        self,
+        system: Any,
+        fingerprint: str,
+        mapping: LabelMapping,
+        gold: Sequence[Sentence],
+        key: CellKey,
+        config: ComponentConfig | None,
+    ) -> list[SentenceOutcome]:
+        if config is None:
+            inputs = list(gold)
+            alignments: list[tuple[int | None, ...] | None] = [None] * len(gold)
+            changed = [False] * len(gold)
+        else:
+            perturbed = self._perturbed_set(gold, key, config)
+            inputs = [p.sentence for p in perturbed]
+            alignments = [tuple(p.alignment) for p in perturbed]
+            changed = [p.sentence.tokens != g.tokens or p.sentence.tags != g.tags for p, g in zip(perturbed, gold, strict=True)]
+        predictions = self._predict(system, fingerprint, inputs, key)
+        outcomes = []
+        for position, (sentence, pred) in enumerate(zip(inputs, predictions, strict=True)):
+            gold_tags = mapping.map_gold(sentence.tags)
+            pred_tags = mapping.map_pred(pred)
+            outcomes.append(
+                SentenceOutcome(
+                    sentence_id=sentence.id, position=position, changed=changed[position],
+                    counts=count_sentence(gold_tags, pred_tags), tokens=sentence.tokens,
+                    gold=gold_tags, pred=pred_tags, alignment=alignments[position],
+                )
+            )
+        return outcomes
+
+    def _predict(self, system: Any, fingerprint: str, sentences: Sequence[Sentence], key: CellKey) -> list[tuple[str, ...]]:
+        hashes = [sentence_hash(s) for s in sentences]
+        cached = self.store.cached_predictions(fingerprint, hashes)
+        todo = [i for i, h in enumerate(hashes) if h not in cached]
+        # Unique inputs only: perturbations often leave sentences unchanged.
+        unique: dict[str, int] = {}
+        for i in todo:
+            unique.setdefault(hashes[i], i)
+        order = list(unique.values())
+        for start in range(0, len(order), self.batch_size):
+            batch_idx = order[start : start + self.batch_size]
+            batch = [sentences[i].unlabelled() for i in batch_idx]
+            try:
+                output = system.predict(batch)
+            except (KeyboardInterrupt, SystemExit):
+                raise
+            except XnerError:
+                raise
+            except Exception as exc:  # noqa: BLE001
+                raise SystemFailure(
+                    f"{system.name}.predict raised {type(exc).__name__}: {exc} (batch of {len(batch)} starting at "
+                    f"sentence {batch[0].id}; {_last_frame(exc)})"
+                ) from exc
+            _check_output(system.name, batch, output)
+            fresh = {hashes[i]: tuple(tags) for i, tags in zip(batch_idx, output, strict=True)}
+            self.store.cache_predictions(fingerprint, fresh)
+            cached.update(fresh)
+        return [cached[h] for h in hashes]
+
+    def _write_robustness(self, keys: Sequence[tuple[CellKey, ComponentConfig | None]]) -> None:
+        clean_key = keys[0][0]
+        if self.store.cell_status(clean_key) != "done" or len(keys) == 1:
+            return
+        clean = self.store.sentence_outcomes(clean_key)
+        variants: dict[str, list[SentenceOutcome]] = {}
+        for key, _config in keys[1:]:
+            if self.store.cell_status(key) != "done":
+                continue
+            outcomes = self.store.sentence_outcomes(key)
+            variants[f"{key.perturbation}:{key.params_hash}"] = outcomes
+            row = robustness_row(clean, outcomes, resamples=self.bootstrap_resamples, seed=key.seed)
+            self.store.write_robustness(key, row.as_dict())
+        if variants:
+            worst = worst_case_row(clean, variants, resamples=self.bootstrap_resamples, seed=clean_key.seed)
+            family_hash = params_hash({"members": sorted(variants)})
+            worst_key = CellKey(clean_key.run_id, clean_key.system, clean_key.dataset, clean_key.lang, clean_key.split, WORST_CASE, family_hash, clean_key.seed)
+            self.store.write_robustness(worst_key, worst.as_dict())
+
+
+class _Unsupported(XnerError):
+    pass
+
+
+def _check_output(name: str, batch: Sequence[Sentence], output: object) -> None:
+    if not isinstance(output, list) or len(output) != len(batch):
+        got = len(output) if isinstance(output, list) else type(output).__name__
+        raise SystemFailure(f"{name}.predict must return a list of {len(batch)} tag tuples, got {got}")
+    for sentence, tags in zip(batch, output, strict=True):
+        if len(tags) != len(sentence.tokens):
+            raise SystemFailure(
+                f"{name}.predict returned {len(tags)} tags for sentence {sentence.id} with {len(sentence.tokens)} tokens"
+            )
+        errors = tag_errors(tuple(tags))
+        if errors:
+            raise SystemFailure(f"{name}.predict returned invalid IOB2 for sentence {sentence.id}: {'; '.join(errors[:3])}")
+
+
+def _micro_f1(outcomes: Sequence[SentenceOutcome]) -> float:
+    tp = sum(o.total.tp for o in outcomes)
+    errors = sum(o.total.errors for o in outcomes)
+    return 2 * tp / (2 * tp + errors) if tp or errors else 0.0
+
+
+def _last_frame(exc: BaseException) -> str:
+    frames = traceback.extract_tb(exc.__traceback__)
+    if not frames:
+        return "no traceback"
+    frame = frames[-1]
+    return f"at {frame.filename}:{frame.lineno}"
+
+
+def _describe_failure(where: str, exc: BaseException) -> str:
+    if isinstance(exc, XnerError):
+        return f"{where}: {exc}"
+    return f"{where}: {type(exc).__name__}: {exc} ({_last_frame(exc)})"

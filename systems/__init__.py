@@ -1,0 +1,87 @@
+"""NER systems and their parts (backbones, translators, aligners).
+
+``SYSTEMS`` is the one table of built-in systems: name → lazy ``module:Class`` target, so that
+``xner systems`` lists names without importing torch. Third-party systems register through the
+``xner_bench.systems`` entry-point group of their own package.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Mapping
+from typing import Any
+
+from harness.errors import ConfigError
+from harness.registry import Registry
+from systems.base import FitContext, NERSystem, SystemTags, TrainableSystem
+
+BUILTIN_SYSTEMS: dict[str, str] = {
+    # Baseline (memorisation floor).
+    "gazetteer": "systems.gazetteer:GazetteerTagger",
+    # Model transfer and teacher-student (systems.md §4-§6).
+    "direct-transfer": "systems.transfer:DirectTransfer",
+    "ts-single": "systems.teacher_student:SingleSourceTeacherStudent",
+    "ts-multi": "systems.teacher_student:MultiSourceTeacherStudent",
+    "llm-teacher": "systems.llm_teacher:LLMTeacherStudent",
+    # Projection family, translate-train (systems.md §1-§3).
+    "proj-align-train": "systems.projection.systems:AlignmentProjectionTrain",
+    "proj-ilp-train": "systems.projection.systems:ILPProjectionTrain",
+    "easyproject-train": "systems.projection.systems:EasyProjectTrain",
+    # Projection family, translate-test.
+    "proj-align-test": "systems.projection.systems:AlignmentProjectionTest",
+    "proj-ilp-test": "systems.projection.systems:ILPProjectionTest",
+    "proj-ilp-greedy-test": "systems.projection.systems:GreedyILPProjectionTest",
+    "proj-bt-test": "systems.projection.systems:BackTranslationProjectionTest",
+}
+
+SYSTEMS: Registry[Any] = Registry("system", builtins=BUILTIN_SYSTEMS, entry_point_group="xner_bench.systems")
+
+
+def accepted_params(name: str) -> list[str]:
+    """Constructor parameters of the registered system ``name``."""
+    factory = SYSTEMS.get(name)
+    return [
+        p.name
+        for p in inspect.signature(factory).parameters.values()
+        if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
+    ]
+
+
+def make_system(
+    name: str, params: Mapping[str, Any] | None = None, *, shared: Mapping[str, Any] | None = None
+) -> NERSystem:
+    """Build the registered system ``name``.
+
+    Args:
+        params: parameters for this system; an unknown one is an error naming what is accepted.
+        shared: run-wide parameters (``--backbone``, ``--aligner``) given to every system that
+            accepts them and silently skipped by the others.
+    """
+    factory = SYSTEMS.get(name)
+    accepted = accepted_params(name)
+    params = dict(params or {})
+    unknown = sorted(set(params) - set(accepted))
+    if unknown:
+        raise ConfigError(
+            f"system {name!r} has no parameter {', '.join(repr(u) for u in unknown)}; "
+            f"it accepts: {', '.join(accepted) or '(none)'}"
+        )
+    kwargs = {k: v for k, v in (shared or {}).items() if k in accepted}
+    kwargs.update(params)
+    try:
+        system = factory(**kwargs)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"cannot build system {name!r} with {kwargs}: {exc}") from exc
+    return system  # type: ignore[no-any-return]
+
+
+__all__ = [
+    "BUILTIN_SYSTEMS",
+    "SYSTEMS",
+    "FitContext",
+    "NERSystem",
+    "SystemTags",
+    "TrainableSystem",
+    "accepted_params",
+    "make_system",
+]
