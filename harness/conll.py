@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from harness.data import OUTSIDE, Sentence, orphan_positions
+from harness.data import OUTSIDE, Sentence
 from harness.errors import DataFormatError
 
 OrphanPolicy = Literal["repair", "drop", "error"]
@@ -164,7 +164,11 @@ def read_conll(
     for index, record in enumerate(iter_conll_records(path)):
         sentence_id = f"{id_prefix}/{index}"
         tags = list(record.tags)
-        for position in orphan_positions(tags):
+        # Left to right on the tags as repaired so far: dropping an orphan can orphan the next I-.
+        for position in range(len(tags)):
+            tag, previous = tags[position], tags[position - 1] if position else OUTSIDE
+            if not tag.startswith("I-") or (previous != OUTSIDE and previous[2:] == tag[2:]):
+                continue
             line = record.first_line + position
             if orphan_policy == "error":
                 raise DataFormatError(

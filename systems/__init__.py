@@ -37,9 +37,21 @@ BUILTIN_SYSTEMS: dict[str, str] = {
 SYSTEMS: Registry[Any] = Registry("system", builtins=BUILTIN_SYSTEMS, entry_point_group="xner_bench.systems")
 
 
+def resolve_system(name: str) -> Any:
+    """The factory for ``name``: a registered name, or a ``package.module:Class`` target.
+
+    The second form lets users run their own class without registering it first.
+    """
+    if ":" in name and name not in SYSTEMS:
+        from harness.registry import load_target
+
+        return load_target(name)
+    return SYSTEMS.get(name)
+
+
 def accepted_params(name: str) -> list[str]:
-    """Constructor parameters of the registered system ``name``."""
-    factory = SYSTEMS.get(name)
+    """Constructor parameters of the system ``name`` (registered name or ``module:Class``)."""
+    factory = resolve_system(name)
     return [
         p.name
         for p in inspect.signature(factory).parameters.values()
@@ -57,7 +69,7 @@ def make_system(
         shared: run-wide parameters (``--backbone``, ``--aligner``) given to every system that
             accepts them and silently skipped by the others.
     """
-    factory = SYSTEMS.get(name)
+    factory = resolve_system(name)
     accepted = accepted_params(name)
     params = dict(params or {})
     unknown = sorted(set(params) - set(accepted))
@@ -84,4 +96,5 @@ __all__ = [
     "TrainableSystem",
     "accepted_params",
     "make_system",
+    "resolve_system",
 ]

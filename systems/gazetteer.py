@@ -60,6 +60,7 @@ class GazetteerTagger:
         self.min_count = min_count
         self.max_length = max_length
         self._tables: dict[str, dict[tuple[str, ...], str]] | None = None
+        self._fitted_labels: frozenset[str] | None = None  # set by fit_sentences (no dataset spec)
 
     def _source(self) -> tuple[str, str, str]:
         parts = self.train.split("/")
@@ -69,6 +70,8 @@ class GazetteerTagger:
 
     @property
     def tags(self) -> SystemTags:
+        if self._fitted_labels is not None:
+            return SystemTags(labels=self._fitted_labels, languages=None, trainable=True)
         dataset, _, _ = self._source()
         # String matching works in any language and script, so no language restriction is declared.
         return SystemTags(labels=get_dataset(dataset).labels, languages=None, trainable=True)
@@ -106,6 +109,7 @@ class GazetteerTagger:
     def fit_sentences(self, sentences: Sequence[Sentence]) -> GazetteerTagger:
         """Train directly from sentences (for tests and notebooks)."""
         self._tables = {"*": self._build(sentences)}
+        self._fitted_labels = frozenset(span.label for s in sentences for span in s.spans)
         return self
 
     def predict(self, sentences: Sequence[Sentence]) -> list[tuple[str, ...]]:

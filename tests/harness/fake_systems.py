@@ -1,0 +1,72 @@
+"""Deterministic fake systems used by runner tests (importable as tests.harness.fake_systems)."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Sequence
+
+from harness.data import Sentence
+from systems.base import SystemTags
+from systems.gazetteer import GazetteerTagger
+
+
+class CapitalisedIsPerson:
+    """Tags every capitalised token as a one-token PER mention."""
+
+    name = "capitalised"
+
+    def __init__(self, label: str = "PER") -> None:
+        self.label = label
+        self.calls = 0
+
+    @property
+    def tags(self) -> SystemTags:
+        return SystemTags(labels=frozenset({self.label}))
+
+    def predict(self, sentences: Sequence[Sentence]) -> list[tuple[str, ...]]:
+        self.calls += 1
+        return [tuple(f"B-{self.label}" if t[:1].isupper() else "O" for t in s.tokens) for s in sentences]
+
+
+class WrongLength(CapitalisedIsPerson):
+    name = "wrong-length"
+
+    def predict(self, sentences: Sequence[Sentence]) -> list[tuple[str, ...]]:
+        return [tuple("O" for _ in s.tokens[1:]) for s in sentences]
+
+
+class Raises(CapitalisedIsPerson):
+    name = "raises"
+
+    def predict(self, sentences: Sequence[Sentence]) -> list[tuple[str, ...]]:
+        raise RuntimeError("model exploded")
+
+
+class InterruptAfter(CapitalisedIsPerson):
+    """Raises KeyboardInterrupt on the n-th predict call of the process (simulates Ctrl-C)."""
+
+    name = "interrupt-after"
+    budget = {"calls": 0}
+
+    def __init__(self, label: str = "PER", after: int = 3) -> None:
+        super().__init__(label)
+        self.after = after
+
+    def predict(self, sentences: Sequence[Sentence]) -> list[tuple[str, ...]]:
+        InterruptAfter.budget["calls"] += 1
+        if InterruptAfter.budget["calls"] == self.after:
+            raise KeyboardInterrupt
+        return super().predict(sentences)
+
+
+class SlowGazetteer(GazetteerTagger):
+    """A gazetteer that sleeps per batch, so a subprocess run can be killed mid-way."""
+
+    def __init__(self, train: str = "conll2003/eng/train", delay: float = 0.3) -> None:
+        super().__init__(train=train)
+        self.delay = delay
+
+    def predict(self, sentences: Sequence[Sentence]) -> list[tuple[str, ...]]:
+        time.sleep(self.delay if os.environ.get("XNER_TEST_SLOW") else 0.0)
+        return super().predict(sentences)
