@@ -89,8 +89,13 @@ def robustness_row(
     interval = paired_bootstrap_delta(
         [o.total for o in before], [o.total for o in changed], resamples=resamples, seed=seed
     )
-    delta = clean_counts.f1 - pert_counts.f1
     n = len(perturbed)
+    if not changed:
+        # Nothing was perturbed (e.g. dropping diacritics from Hausa text that has none): the
+        # perturbed corpus *is* the clean corpus, so report its F1 on both sides, not 0/0.
+        whole = _sum([o for o in perturbed])
+        clean_counts = pert_counts = whole
+    delta = clean_counts.f1 - pert_counts.f1
     return RobustnessRow(
         n_sentences=n,
         n_changed=len(changed),
