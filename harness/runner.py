@@ -175,7 +175,7 @@ class Runner:
         self.report = report or (lambda line: None)
         self.progress = progress
         self.bootstrap_resamples = bootstrap_resamples
-        self._perturbations: dict[str, Any] = {}
+        self._perturbations: dict[tuple[str, str], Any] = {}
 
     # -- public -------------------------------------------------------------------------------
 
@@ -185,7 +185,8 @@ class Runner:
         self.store.record_run(run_id, manifest.suite, manifest.to_dict(), manifest.harness_version, manifest.scorer_version)
         summary = RunSummary(run_id)
         for config in manifest.perturbations:
-            self._perturbations[config.name] = _make_perturbation(config)
+            # Keyed by name *and* parameters: a suite may list one perturbation at several severities.
+            self._perturbations[(config.name, config.params_hash)] = _make_perturbation(config)
         for system_config in manifest.systems:
             for seed in manifest.seeds:
                 for dataset in manifest.datasets:
@@ -296,7 +297,7 @@ class Runner:
         """The perturbed test set, from the cache or computed (and cached) deterministically."""
         from attacks.base import Perturbed, perturb_corpus
 
-        perturbation = self._perturbations[config.name]
+        perturbation = self._perturbations[(config.name, config.params_hash)]
         if not perturbation.supports(key.lang):
             raise _Unsupported(f"{config.name} does not support language {key.lang!r}")
         data_hash = hashlib.sha256("\n".join(sentence_hash(s) + "|" + " ".join(s.tags) for s in gold).encode()).hexdigest()[:16]
@@ -356,6 +357,7 @@ class Runner:
         for i in todo:
             unique.setdefault(hashes[i], i)
         order = list(unique.values())
+        bar = _ProgressBar(self.progress and len(order) > self.batch_size, f"{key.label()}", len(order))
         for start in range(0, len(order), self.batch_size):
             batch_idx = order[start : start + self.batch_size]
             batch = [sentences[i].unlabelled() for i in batch_idx]
@@ -374,6 +376,8 @@ class Runner:
             fresh = {hashes[i]: tuple(tags) for i, tags in zip(batch_idx, output, strict=True)}
             self.store.cache_predictions(fingerprint, fresh)
             cached.update(fresh)
+            bar.advance(len(batch))
+        bar.close()
         return [cached[h] for h in hashes]
 
     def _write_robustness(self, keys: Sequence[tuple[CellKey, ComponentConfig | None]]) -> None:
@@ -398,6 +402,27 @@ class Runner:
 
 class _Unsupported(XnerError):
     pass
+
+
+class _ProgressBar:
+    """A rich progress bar for one cell's predictions, or nothing when disabled or not needed."""
+
+    def __init__(self, enabled: bool, description: str, total: int) -> None:
+        self._progress = None
+        if enabled:
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+            self._progress = Progress("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), transient=True)
+            self._progress.start()
+            self._task = self._progress.add_task(description, total=total)
+
+    def advance(self, n: int) -> None:
+        if self._progress is not None:
+            self._progress.advance(self._task, n)
+
+    def close(self) -> None:
+        if self._progress is not None:
+            self._progress.stop()
 
 
 def _check_output(name: str, batch: Sequence[Sentence], output: object) -> None:

@@ -16,9 +16,9 @@ def test_cli_run_smoke_then_results_and_export(tmp_path: Path) -> None:
     store = tmp_path / "r.sqlite"
     result = runner.invoke(app, ["run", "--store", str(store), "--no-progress"])
     assert result.exit_code == 0, result.output
-    assert "4 computed" in result.output
+    assert "20 computed" in result.output  # 4 languages x (clean + 4 perturbations)
     again = runner.invoke(app, ["run", "--store", str(store), "--no-progress"])
-    assert "0 computed, 4 already stored" in again.output
+    assert "0 computed, 20 already stored" in again.output
     shown = runner.invoke(app, ["results", "--store", str(store), "--lang", "yor"])
     assert shown.exit_code == 0 and "gazetteer" in shown.output and "yor" in shown.output
     out = tmp_path / "scores.csv"

@@ -85,8 +85,8 @@ def test_suite_result_f1_and_clear_lookup_errors(tmp_path: Path) -> None:
         result = SuiteResult(store, manifest.run_id)
         assert result.f1(lang="swa") == pytest.approx(16 / 18)
         assert result.recall(lang="eng") == pytest.approx(0.9)
-        with pytest.raises(LookupError, match="no finished cell for system=None lang='yor' attack='char-typos.v1'"):
-            result.f1(lang="yor", attack="char-typos.v1")
+        with pytest.raises(LookupError, match="no finished cell for system=None lang='yor' attack='word-swap.v1'"):
+            result.f1(lang="yor", attack="word-swap.v1")
 
 
 def test_span_diff_reports_invalid_iob2() -> None:

@@ -18,6 +18,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def smoke_manifest(systems: list[str], **kwargs: object):
+    kwargs.setdefault("attacks", [])  # clean cells only, unless a test asks for perturbations
     return build_manifest(load_suite("smoke"), systems=systems, **kwargs)  # type: ignore[arg-type]
 
 
@@ -100,6 +101,21 @@ def test_runner_resumes_after_keyboard_interrupt_with_identical_numbers(tmp_path
     with ResultStore(tmp_path / "b.sqlite") as store:
         Runner(smoke_manifest([name]), store, batch_size=2).run()
         assert micro_rows(store) == resumed
+
+
+def test_runner_perturbed_cells_write_robustness_rows(tmp_path: Path) -> None:
+    manifest = build_manifest(load_suite("smoke"), systems=["gazetteer"])
+    severities = sorted(dict(p.params).get("severity", 0) for p in manifest.perturbations if p.name == "char-typos.v1")
+    assert severities == [1, 3]  # the same perturbation at two severities is two cells
+    with ResultStore(tmp_path / "r.sqlite") as store:
+        summary = Runner(manifest, store).run()
+        assert len(summary.computed) == 4 * (1 + len(manifest.perturbations)) and not summary.failed
+        frame = store.robustness_frame(lang="yor")
+        assert set(frame["perturbation"]) == {p.name for p in manifest.perturbations} | {"worst-case"}
+        typos = frame[frame["perturbation"] == "char-typos.v1"]
+        assert len(typos) == 2 and typos["coverage"].max() > 0
+        worst = frame[frame["perturbation"] == "worst-case"].iloc[0]
+        assert worst["perturbed_f1"] <= worst["clean_f1"]
 
 
 def test_manifest_run_id_is_stable_and_sensitive_to_parameters() -> None:
