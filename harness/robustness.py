@@ -45,15 +45,27 @@ class RobustnessRow:
         return asdict(self)
 
 
-def map_spans(spans: Sequence[Span], alignment: Sequence[int | None]) -> set[Span]:
-    """Carry spans through a token alignment; a span whose first or last token was deleted, or whose
-    tokens are no longer contiguous, is returned as an impossible marker so that it never matches.
+def map_spans(
+    spans: Sequence[Span],
+    alignment: Sequence[int | None],
+    span_map: Sequence[tuple[int, int, int, int]] = (),
+) -> set[Span]:
+    """Carry spans through a perturbation: a replaced mention (``span_map``) maps to its
+    replacement, any other span through the token alignment. A span with a deleted token, or whose
+    tokens are no longer contiguous, becomes an impossible marker so that it never matches.
 
     >>> sorted(map_spans([Span(0, 2, "PER")], [1, 2, 3]))
     [Span(start=1, end=3, label='PER')]
+    >>> sorted(map_spans([Span(0, 2, "PER")], [0, None], [(0, 2, 0, 1)]))
+    [Span(start=0, end=1, label='PER')]
     """
+    replaced = {(s, e): (ns, ne) for s, e, ns, ne in span_map}
     out: set[Span] = set()
     for span in spans:
+        if (span.start, span.end) in replaced:
+            new_start, new_end = replaced[(span.start, span.end)]
+            out.add(Span(new_start, new_end, span.label))
+            continue
         mapped = [alignment[i] if i < len(alignment) else None for i in range(span.start, span.end)]
         if any(m is None for m in mapped) or any(b != a + 1 for a, b in zip(mapped, mapped[1:])):  # type: ignore[operator]
             out.add(Span(0, 1, f"\0unmappable-{span.start}-{span.label}"))
@@ -84,7 +96,7 @@ def robustness_row(
     consistent = 0
     for b, a in zip(before, changed, strict=True):
         alignment = a.alignment if a.alignment is not None else tuple(range(len(b.tokens)))
-        if map_spans(spans_from_iob2(b.pred), alignment) == set(spans_from_iob2(a.pred)):
+        if map_spans(spans_from_iob2(b.pred), alignment, a.span_map) == set(spans_from_iob2(a.pred)):
             consistent += 1
     interval = paired_bootstrap_delta(
         [o.total for o in before], [o.total for o in changed], resamples=resamples, seed=seed
@@ -138,7 +150,8 @@ def worst_case_row(
     )
     delta = clean_counts.f1 - worst_counts.f1
     consistent = sum(
-        set(spans_from_iob2(w.pred)) == map_spans(spans_from_iob2(c.pred), w.alignment or tuple(range(len(c.tokens))))
+        set(spans_from_iob2(w.pred))
+        == map_spans(spans_from_iob2(c.pred), w.alignment or tuple(range(len(c.tokens))), w.span_map)
         for c, w in zip(clean, worst, strict=True)
     )
     n = len(clean)

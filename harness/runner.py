@@ -44,10 +44,23 @@ def sentence_hash(sentence: Sentence) -> str:
     return hashlib.sha256(payload.encode()).hexdigest()[:24]
 
 
-def _make_perturbation(config: ComponentConfig) -> Any:
-    from attacks import make_perturbation  # attacks is imported only when a run perturbs
+def _make_perturbation(config: ComponentConfig, data_dir: str | Path | None = None) -> Any:
+    """Build a perturbation; a ``data_dir`` parameter it accepts is filled from the run's data root.
 
-    return make_perturbation(config.name, config.param_dict)
+    The data root is a *location*, so it is given here and never recorded in the manifest.
+    """
+    from attacks import accepted_params, make_perturbation  # imported only when a run perturbs
+
+    params = config.param_dict
+    if data_dir is not None and "data_dir" in accepted_params(config.name) and params.get("data_dir") is None:
+        params["data_dir"] = str(data_dir)
+    return make_perturbation(config.name, params)
+
+
+def _recorded_params(perturbation: Any) -> dict[str, Any]:
+    """What identifies a perturbation's behaviour: its parameters minus locations (data_dir),
+    with files replaced by content hashes where the perturbation says so (``seed_params``)."""
+    return dict(getattr(perturbation, "seed_params", None) or perturbation.params)
 
 
 def build_manifest(
@@ -89,8 +102,8 @@ def build_manifest(
         perturbation_configs = list(suite.perturbations)
     resolved_perturbations = []
     for config in perturbation_configs:
-        perturbation = _make_perturbation(config)
-        resolved_perturbations.append(ComponentConfig.of(perturbation.name, perturbation.params))
+        perturbation = _make_perturbation(config, data_dir)
+        resolved_perturbations.append(ComponentConfig.of(perturbation.name, _recorded_params(perturbation)))
 
     dataset_configs, mappings = [], []
     for name, split, suite_langs in suite.datasets:
@@ -186,7 +199,7 @@ class Runner:
         summary = RunSummary(run_id)
         for config in manifest.perturbations:
             # Keyed by name *and* parameters: a suite may list one perturbation at several severities.
-            self._perturbations[(config.name, config.params_hash)] = _make_perturbation(config)
+            self._perturbations[(config.name, config.params_hash)] = _make_perturbation(config, self.data_dir)
         for system_config in manifest.systems:
             for seed in manifest.seeds:
                 for dataset in manifest.datasets:
@@ -293,9 +306,9 @@ class Runner:
             sentences = sentences[: self.manifest.max_sentences]
         return sentences
 
-    def _perturbed_set(self, gold: Sequence[Sentence], key: CellKey, config: ComponentConfig) -> list[Any]:
+    def _perturbed_set(self, gold: Sequence[Sentence], key: CellKey, config: ComponentConfig) -> list[_PerturbedRow]:
         """The perturbed test set, from the cache or computed (and cached) deterministically."""
-        from attacks.base import Perturbed, perturb_corpus
+        from attacks.base import perturb_corpus
 
         perturbation = self._perturbations[(config.name, config.params_hash)]
         if not perturbation.supports(key.lang):
@@ -303,18 +316,21 @@ class Runner:
         data_hash = hashlib.sha256("\n".join(sentence_hash(s) + "|" + " ".join(s.tags) for s in gold).encode()).hexdigest()[:16]
         cache_key = f"{data_hash}:{config.name}:{config.params_hash}:{key.seed}"
         cached = self.store.get_blob(cache_key)
-        if cached is not None:
-            out = []
-            for original, row in zip(gold, cached, strict=True):
-                sentence = Sentence(original.id, original.lang, tuple(row["tokens"]), tuple(row["tags"]))
-                out.append(Perturbed(sentence, tuple(row["alignment"]), tuple()))
-            return out
-        perturbed = perturb_corpus(perturbation, gold, key.seed)
-        self.store.put_blob(
-            cache_key,
-            [{"tokens": p.sentence.tokens, "tags": p.sentence.tags, "alignment": p.alignment} for p in perturbed],
-        )
-        return perturbed
+        if cached is None:
+            perturbed = perturb_corpus(perturbation, gold, key.seed)
+            cached = [
+                {
+                    "tokens": p.sentence.tokens, "tags": p.sentence.tags, "alignment": p.alignment,
+                    "span_map": _mention_map(p),
+                }
+                for p in perturbed
+            ]
+            self.store.put_blob(cache_key, cached)
+        out = []
+        for original, row in zip(gold, cached, strict=True):
+            sentence = Sentence(original.id, original.lang, tuple(row["tokens"]), tuple(row["tags"]))
+            out.append(_PerturbedRow(sentence, tuple(row["alignment"]), tuple(tuple(m) for m in row["span_map"])))
+        return out
 
     def _run_cell(
         self,
@@ -328,11 +344,13 @@ class Runner:
         if config is None:
             inputs = list(gold)
             alignments: list[tuple[int | None, ...] | None] = [None] * len(gold)
+            span_maps: list[tuple[tuple[int, int, int, int], ...]] = [()] * len(gold)
             changed = [False] * len(gold)
         else:
             perturbed = self._perturbed_set(gold, key, config)
             inputs = [p.sentence for p in perturbed]
             alignments = [tuple(p.alignment) for p in perturbed]
+            span_maps = [p.span_map for p in perturbed]
             changed = [p.sentence.tokens != g.tokens or p.sentence.tags != g.tags for p, g in zip(perturbed, gold, strict=True)]
         predictions = self._predict(system, fingerprint, inputs, key)
         outcomes = []
@@ -344,6 +362,7 @@ class Runner:
                     sentence_id=sentence.id, position=position, changed=changed[position],
                     counts=count_sentence(gold_tags, pred_tags), tokens=sentence.tokens,
                     gold=gold_tags, pred=pred_tags, alignment=alignments[position],
+                    span_map=span_maps[position],
                 )
             )
         return outcomes
@@ -402,6 +421,25 @@ class Runner:
 
 class _Unsupported(XnerError):
     pass
+
+
+@dataclass(frozen=True, slots=True)
+class _PerturbedRow:
+    """A perturbed sentence as the runner stores it: tokens/tags, alignment, replaced mentions."""
+
+    sentence: Sentence
+    alignment: tuple[int | None, ...]
+    span_map: tuple[tuple[int, int, int, int], ...]
+
+
+def _mention_map(perturbed: Any) -> list[list[int]]:
+    """Replaced mentions as ``[start, end, new_start, new_end]``: a swapped mention of another
+    length cannot be followed through the token alignment alone (consistency needs it)."""
+    out = []
+    for edit in getattr(perturbed, "edits", ()):
+        if getattr(edit, "span", None) is not None and getattr(edit, "new_span", None) is not None:
+            out.append([edit.span.start, edit.span.end, edit.new_span.start, edit.new_span.end])
+    return out
 
 
 class _ProgressBar:

@@ -66,7 +66,7 @@ CREATE TABLE IF NOT EXISTS cell_counts (
 CREATE TABLE IF NOT EXISTS sentence_results (
     {_KEY_DDL}, sentence_id TEXT NOT NULL, position INTEGER NOT NULL, changed INTEGER NOT NULL,
     tp INTEGER NOT NULL, fp INTEGER NOT NULL, fn INTEGER NOT NULL, type_counts TEXT NOT NULL,
-    tokens TEXT NOT NULL, gold TEXT NOT NULL, pred TEXT NOT NULL, alignment TEXT,
+    tokens TEXT NOT NULL, gold TEXT NOT NULL, pred TEXT NOT NULL, alignment TEXT, span_map TEXT,
     PRIMARY KEY ({_KEY_COLUMNS}, sentence_id)
 );
 CREATE TABLE IF NOT EXISTS predictions (
@@ -131,6 +131,8 @@ class SentenceOutcome:
     gold: tuple[str, ...]
     pred: tuple[str, ...]
     alignment: tuple[int | None, ...] | None = None
+    # Replaced mentions (start, end, new_start, new_end), e.g. by entity swaps of another length.
+    span_map: tuple[tuple[int, int, int, int], ...] = ()
 
     @property
     def total(self) -> SpanCounts:
@@ -290,13 +292,14 @@ class ResultStore:
             )
             conn.executemany(
                 f"INSERT INTO sentence_results ({_KEY_COLUMNS}, sentence_id, position, changed, tp, fp, fn,"
-                " type_counts, tokens, gold, pred, alignment) VALUES (" + ",".join("?" * 19) + ")",
+                " type_counts, tokens, gold, pred, alignment, span_map) VALUES (" + ",".join("?" * 20) + ")",
                 [
                     (
                         *values, o.sentence_id, o.position, int(o.changed), o.total.tp, o.total.fp, o.total.fn,
                         json.dumps({k: [c.tp, c.fp, c.fn] for k, c in sorted(o.counts.items())}),
                         json.dumps(o.tokens, ensure_ascii=False), json.dumps(o.gold), json.dumps(o.pred),
                         None if o.alignment is None else json.dumps(o.alignment),
+                        json.dumps(o.span_map) if o.span_map else None,
                     )
                     for o in outcomes
                 ],
@@ -349,7 +352,7 @@ class ResultStore:
 
     def sentence_outcomes(self, key: CellKey) -> list[SentenceOutcome]:
         rows = self._conn.execute(
-            "SELECT sentence_id, position, changed, type_counts, tokens, gold, pred, alignment FROM sentence_results"
+            "SELECT sentence_id, position, changed, type_counts, tokens, gold, pred, alignment, span_map FROM sentence_results"
             f" WHERE ({_KEY_COLUMNS}) = (?, ?, ?, ?, ?, ?, ?, ?) ORDER BY position",
             key.values(),
         ).fetchall()
@@ -359,6 +362,7 @@ class ResultStore:
                 counts={k: SpanCounts(*v) for k, v in json.loads(row[3]).items()},
                 tokens=tuple(json.loads(row[4])), gold=tuple(json.loads(row[5])), pred=tuple(json.loads(row[6])),
                 alignment=None if row[7] is None else tuple(json.loads(row[7])),
+                span_map=() if row[8] is None else tuple(tuple(m) for m in json.loads(row[8])),
             )
             for row in rows
         ]

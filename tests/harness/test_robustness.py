@@ -51,3 +51,14 @@ def test_worst_case_picks_the_variant_with_most_errors_per_sentence() -> None:
     row = worst_case_row(clean, variants, resamples=20)
     # a: p1 (1 error); b: p2 (2 errors) -> tp 0, fp 1, fn 2
     assert row.perturbed_f1 == 0.0 and row.n_changed == 2 and row.clean_f1 == 1.0
+
+
+def test_robustness_row_follows_a_swapped_mention_of_another_length() -> None:
+    clean = [outcome("a", ["B-PER", "I-PER", "O"], ["B-PER", "I-PER", "O"])]
+    # "Adé Bello lọ" -> "Kofi lọ": the two-token mention was replaced by a one-token mention.
+    swapped = SentenceOutcome(
+        "a", 0, True, count_sentence(["B-PER", "O"], ["B-PER", "O"]), ("Kofi", "lọ"), ("B-PER", "O"), ("B-PER", "O"),
+        (0, None, 1), ((0, 2, 0, 1),),
+    )
+    row = robustness_row(clean, [swapped], resamples=20)
+    assert row.consistency == 1.0
