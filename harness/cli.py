@@ -204,6 +204,7 @@ def results(
     with ResultStore(store) as result_store:
         frame = result_store.scores_frame(system=system, lang=lang, perturbation=perturbation, entity_type=entity_type)
         failures = result_store.cells(status="failed", system=system, lang=lang)
+        reports = result_store.fit_reports(system=system)
     if suite is not None:
         frame = frame[frame["suite"] == suite]
     if frame.empty:
@@ -217,6 +218,8 @@ def results(
                 str(row.tp), str(row.fp), str(row.fn), row.run_id,
             )
         console.print(table)
+    for row in reports:
+        console.print(f"fit report of {row['system']} on {row['dataset']} (seed {row['seed']}, run {row['run_id']}): {json.dumps(row['report'], ensure_ascii=False)}")
     for cell in failures:
         err_console.print(f"[red]failed[/] {cell.key.label()} (run {cell.key.run_id}): {cell.error}")
 

@@ -10,10 +10,11 @@ raises or returns malformed output fails its own cells with a clear message; the
 from __future__ import annotations
 
 import hashlib
+import json
 import time
 import traceback
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, is_dataclass
 from pathlib import Path
 from typing import Any
 
@@ -250,6 +251,10 @@ class Runner:
                         show_progress=self.progress,
                     )
                 )
+                report = fit_report(system)
+                if report:
+                    self.store.write_fit_report(manifest.run_id, system_config.name, dataset.name, seed, report)
+                    self.report(f"{system_config.name} fit report: {json.dumps(report, default=str)[:400]}")
         except (KeyboardInterrupt, SystemExit):
             raise
         except Exception as exc:  # noqa: BLE001 - any failure of a system fails its cells, not the run
@@ -475,6 +480,41 @@ def _check_output(name: str, batch: Sequence[Sentence], output: object) -> None:
         errors = tag_errors(tuple(tags))
         if errors:
             raise SystemFailure(f"{name}.predict returned invalid IOB2 for sentence {sentence.id}: {'; '.join(errors[:3])}")
+
+
+# Attributes where systems leave what happened during fit (sklearn's trailing-underscore style).
+FIT_REPORT_ATTRIBUTES = ("fit_report_", "fit_report", "projection_report_")
+
+
+def fit_report(system: Any) -> dict[str, Any]:
+    """Collect what a fitted system reports about its training (drop counts, teacher weights...).
+
+    Reports are stored beside the results so that, e.g., EasyProject's dropped sentences are never
+    hidden in an attribute nobody reads.
+    """
+    out: dict[str, Any] = {}
+    for name in FIT_REPORT_ATTRIBUTES:
+        value = getattr(system, name, None)
+        if value:
+            out[name.rstrip("_")] = _plain(value)
+    return out
+
+
+def _plain(value: Any) -> Any:
+    if hasattr(value, "as_dict"):
+        return _plain(value.as_dict())
+    if is_dataclass(value) and not isinstance(value, type):
+        return _plain(asdict(value))
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return [_plain(v) for v in value]
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return value
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return repr(value)
 
 
 def _micro_f1(outcomes: Sequence[SentenceOutcome]) -> float:

@@ -88,6 +88,10 @@ CREATE TABLE IF NOT EXISTS submissions (
     kind TEXT NOT NULL CHECK (kind IN ('system', 'predictions')),
     meta TEXT NOT NULL, run_id TEXT NOT NULL, versions TEXT NOT NULL, created_at TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS fit_reports (
+    run_id TEXT NOT NULL, system TEXT NOT NULL, dataset TEXT NOT NULL, seed INTEGER NOT NULL,
+    report TEXT NOT NULL, PRIMARY KEY (run_id, system, dataset, seed)
+);
 CREATE INDEX IF NOT EXISTS cells_by_system ON cells (system, dataset, lang);
 CREATE INDEX IF NOT EXISTS counts_by_system ON cell_counts (system, dataset, lang, perturbation);
 """
@@ -402,6 +406,21 @@ class ResultStore:
             conn.execute(
                 f"INSERT INTO robustness ({_KEY_COLUMNS}, {columns}) VALUES ({marks})", (*key.values(), *row.values())
             )
+
+    def write_fit_report(self, run_id: str, system: str, dataset: str, seed: int, report: Mapping[str, Any]) -> None:
+        """What a system reported about its training (e.g. projection drop counts), kept beside its cells."""
+        with self.transaction() as conn:
+            conn.execute(
+                "INSERT OR REPLACE INTO fit_reports VALUES (?, ?, ?, ?, ?)",
+                (run_id, system, dataset, seed, json.dumps(report, sort_keys=True, ensure_ascii=False, default=str)),
+            )
+
+    def fit_reports(self, **filters: Any) -> list[dict[str, Any]]:
+        where, params = _where(filters)
+        rows = self.execute(f"SELECT * FROM fit_reports {where} ORDER BY run_id, system, dataset, seed", params)
+        for row in rows:
+            row["report"] = json.loads(row["report"])
+        return rows
 
     # --- caches ----------------------------------------------------------------------------
 

@@ -70,3 +70,16 @@ class SlowGazetteer(GazetteerTagger):
     def predict(self, sentences: Sequence[Sentence]) -> list[tuple[str, ...]]:
         time.sleep(self.delay if os.environ.get("XNER_TEST_SLOW") else 0.0)
         return super().predict(sentences)
+
+
+class ReportsOnFit(CapitalisedIsPerson):
+    """A trainable fake that leaves a fit report, as projection systems leave drop counts."""
+
+    name = "reports-on-fit"
+
+    @property
+    def tags(self) -> SystemTags:
+        return SystemTags(labels=frozenset({self.label}), trainable=True)
+
+    def fit(self, context: object) -> None:
+        self.projection_report_ = {"yor": {"total": 10, "kept": 7, "dropped_marker-count": 3}}

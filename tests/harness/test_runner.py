@@ -173,3 +173,11 @@ def test_runner_survives_kill_9_and_resumes_to_the_same_numbers(tmp_path: Path, 
         assert len(a.cells(status="done")) == 4
         # no duplicated sentence rows either
         assert a.execute("SELECT COUNT(*) AS n FROM sentence_results")[0]["n"] == b.execute("SELECT COUNT(*) AS n FROM sentence_results")[0]["n"]
+
+
+def test_runner_stores_fit_reports_beside_the_results(tmp_path: Path) -> None:
+    manifest = smoke_manifest([f"{FAKES}:ReportsOnFit"])
+    with ResultStore(tmp_path / "r.sqlite") as store:
+        Runner(manifest, store).run()
+        reports = store.fit_reports()
+    assert reports[0]["report"] == {"projection_report": {"yor": {"total": 10, "kept": 7, "dropped_marker-count": 3}}}
