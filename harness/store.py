@@ -34,7 +34,7 @@ from typing import Any
 from harness.errors import ConfigError, XnerError
 from harness.metrics import ALL, SpanCounts
 
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION = "2"  # 2: sentence_results.span_map, fit_reports
 DEFAULT_STORE = Path("xner-results") / "xner.sqlite"
 CLEAN = "none"  # the perturbation value of unperturbed cells
 

@@ -329,6 +329,44 @@ class EmbeddingAligner:
         return out
 
 
+class SurfaceAligner:
+    """Same-language aligner by string matching (for tgt2tgt: a back-translation against its original).
+
+    Links the tokens of difflib's longest matching blocks over case-folded tokens, then, inside each
+    unmatched gap, links token pairs whose character similarity is at least ``min_ratio`` (inflected
+    or re-spelled names). Deterministic and model-free.
+
+    >>> SurfaceAligner().align([["Bello", "ya", "je", "Kanu"]], [["Bello", "ya", "tafi", "Kano", "."]])
+    [((0, 0), (1, 1), (3, 3))]
+    """
+
+    name = "surface"
+
+    def __init__(self, min_ratio: float = 0.7) -> None:
+        self.min_ratio = min_ratio
+
+    def align(self, sources: Sequence[Tokens], targets: Sequence[Tokens]) -> list[Alignment]:
+        from difflib import SequenceMatcher
+
+        _check_batch(sources, targets)
+        out = []
+        for src, tgt in zip(sources, targets, strict=True):
+            a = [t.casefold() for t in src]
+            b = [t.casefold() for t in tgt]
+            links: set[Link] = set()
+            i0 = j0 = 0
+            for block in SequenceMatcher(None, a, b, autojunk=False).get_matching_blocks():
+                for i in range(i0, block.a):  # the gap before this block
+                    scored = [(SequenceMatcher(None, a[i], b[j]).ratio(), j) for j in range(j0, block.b)]
+                    best = max(scored, default=(0.0, -1))
+                    if best[0] >= self.min_ratio:
+                        links.add((i, best[1]))
+                links.update((block.a + d, block.b + d) for d in range(block.size))
+                i0, j0 = block.a + block.size, block.b + block.size
+            out.append(tuple(sorted(links)))
+        return out
+
+
 def _softmax(x: np.ndarray, axis: int) -> np.ndarray:
     z = x - x.max(axis=axis, keepdims=True)
     e = np.exp(z)
@@ -341,6 +379,7 @@ ALIGNERS: Registry[Any] = Registry(
         "eflomal": "systems.aligners:EflomalAligner",
         "simalign": "systems.aligners:SimAlignAligner",
         "embedding": "systems.aligners:EmbeddingAligner",
+        "surface": "systems.aligners:SurfaceAligner",
     },
     entry_point_group="xner_bench.aligners",
 )

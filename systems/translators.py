@@ -338,6 +338,8 @@ class ParallelCorpusTranslator:
         return [t for t in out if t is not None]
 
 
+LEXICON_VERSION = "1"  # bump when learning changes, so cached lexicons are rebuilt
+
 # --- Lexicon and lexical translator ---------------------------------------------------------------
 
 
@@ -502,10 +504,29 @@ class LexicalTranslator:
                     "the lexical translator needs some: pass --data-dir or pairs={...}"
                 )
             oriented = corpus if src_lang == "eng" else [(t, e) for e, t in corpus]
-            self._learned[key] = learn_bilingual_lexicon(
-                oriented, src_lang=src_lang, tgt_lang=tgt_lang, aligner=self.aligner, min_count=self.min_count
-            )
+            self._learned[key] = self._cached_learn(oriented, src_lang, tgt_lang)
         return self._learned[key]
+
+    def _cached_learn(self, pairs: list[tuple[str, str]], src_lang: str, tgt_lang: str) -> BilingualLexicon:
+        # Learning runs eflomal over the whole corpus (15-30 s per direction) and eflomal is not
+        # seedable, so the lexicon is cached on disk by content: same corpus, same lexicon.
+        import hashlib
+        import json
+
+        from systems.base import default_cache_dir
+
+        blob = json.dumps([pairs, src_lang, tgt_lang, self.aligner, self.min_count, LEXICON_VERSION], ensure_ascii=False)
+        path = default_cache_dir() / "lexicons" / f"{src_lang}-{tgt_lang}-{hashlib.sha256(blob.encode()).hexdigest()[:20]}.json"
+        if path.is_file():
+            data = json.loads(path.read_text(encoding="utf-8"))
+            entries = {w: tuple((t, p) for t, p in options) for w, options in data["entries"].items()}
+            return BilingualLexicon(src_lang, tgt_lang, entries, data["counts"])
+        lexicon = learn_bilingual_lexicon(pairs, src_lang=src_lang, tgt_lang=tgt_lang, aligner=self.aligner, min_count=self.min_count)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps({"entries": lexicon.entries, "counts": lexicon.counts}, ensure_ascii=False), encoding="utf-8")
+        tmp.replace(path)
+        return lexicon
 
     def translate(self, sentences: Sequence[Tokens], *, src_lang: str, tgt_lang: str) -> list[Translation]:
         if not sentences:

@@ -1,0 +1,74 @@
+"""Intrinsic projection evaluation on Europarl-NER and the `xner project-eval` command."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from harness.data import Sentence
+from harness.errors import ConfigError
+from systems.projection.evaluate import PROJECTION_METHODS, evaluate_projection, project, proj_ratio
+
+
+class GoldDiagonal:
+    """A fake aligner for sentence pairs that are identical: word k ↔ word k."""
+
+    name = "diagonal"
+
+    def align(self, sources, targets):  # type: ignore[no-untyped-def]
+        return [tuple((i, i) for i in range(min(len(s), len(t)))) for s, t in zip(sources, targets, strict=True)]
+
+
+def test_project_rejects_unknown_method() -> None:
+    src = Sentence("e/0", "eng", ("A",), ("B-PER",))
+    with pytest.raises(ConfigError, match="garcia, politov, ilp, ilp-greedy"):
+        project("awesome", src, ("A",), ((0, 0),))
+
+
+def test_proj_ratio_ignores_sentences_without_gold() -> None:
+    assert proj_ratio([["O"], ["B-PER"]], [["B-LOC"], ["O"]]) == 0.0
+
+
+def test_evaluate_projection_english_onto_itself_is_perfect(data_dir: Path) -> None:
+    results = evaluate_projection(PROJECTION_METHODS, GoldDiagonal(), languages=["eng"], data_dir=data_dir, limit=60)
+    assert len(results) == 4
+    for r in results:
+        if r.method != "politov":  # politov may label a gold span twice; the others cannot
+            assert r.scores.f1 == 1.0 and r.proj_ratio == 1.0, r.method
+        assert r.sentences == 60
+
+
+def test_evaluate_projection_with_eflomal_scores_all_languages(data_dir: Path) -> None:
+    results = evaluate_projection(["ilp", "garcia"], "eflomal", languages=["deu", "spa"], data_dir=data_dir, limit=80)
+    assert {(r.lang, r.method) for r in results} == {("deu", "ilp"), ("deu", "garcia"), ("spa", "ilp"), ("spa", "garcia")}
+    for r in results:
+        # 80 pairs are too few for eflomal to be good, but names align: far above chance.
+        assert r.scores.f1 > 0.3 and 0.3 < r.proj_ratio <= 1.5
+
+
+def test_cli_project_eval_prints_table(data_dir: Path) -> None:
+    from harness.cli import app
+
+    result = CliRunner(env={"COLUMNS": "200"}).invoke(
+        app, ["project-eval", "europarl_ner", "--method", "ilp", "--method", "politov", "--languages", "ita", "--limit", "40", "--data-dir", str(data_dir)]
+    )
+    assert result.exit_code == 0, result.output
+    assert "ita" in result.output and "politov" in result.output and "proj_ratio" in result.output
+
+
+def test_cli_project_eval_unknown_method_exits_2(data_dir: Path) -> None:
+    from harness.cli import app
+
+    result = CliRunner().invoke(app, ["project-eval", "--method", "magic", "--data-dir", str(data_dir)])
+    assert result.exit_code == 2
+    assert "unknown projection method" in result.output
+
+
+def test_cli_project_eval_extra_files_must_pair(tmp_path: Path, data_dir: Path) -> None:
+    from harness.cli import app
+
+    (tmp_path / "a.en").write_text("one\ntwo\n", encoding="utf-8")
+    result = CliRunner().invoke(app, ["project-eval", "--extra-source", str(tmp_path / "a.en"), "--data-dir", str(data_dir)])
+    assert result.exit_code == 2 and "together" in result.output
