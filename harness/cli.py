@@ -80,6 +80,7 @@ def run(
     seeds: Annotated[str | None, typer.Option(help="Comma-separated seeds.")] = None,
     backbone: Annotated[str | None, typer.Option(help="Encoder for every system that has one: 'offline', a hub name or a path.")] = None,
     aligner: Annotated[str | None, typer.Option(help="Word aligner for projection systems (e.g. eflomal, simalign).")] = None,
+    translator: Annotated[str | None, typer.Option(help="Translator for projection systems: nllb (default) or lexical (offline).")] = None,
     param: Annotated[list[str] | None, typer.Option("--param", help="system.key=value, repeatable.")] = None,
     max_sentences: Annotated[int | None, typer.Option(help="Evaluate only the first N sentences per language (quick looks).")] = None,
     batch_size: Annotated[int, typer.Option(help="Sentences per predict call.")] = 128,
@@ -99,6 +100,8 @@ def run(
             shared["backbone"] = backbone
         if aligner:
             shared["aligner"] = aligner
+        if translator:
+            shared["translator"] = translator
         attack_list = None if attacks is None else (split_csv(attacks) or [])
         manifest = build_manifest(
             spec,

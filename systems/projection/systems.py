@@ -30,11 +30,15 @@ from harness.data import OUTSIDE, Sentence, Span, iob2_from_spans
 from harness.errors import ConfigError, ModelUnavailableError, UnsupportedLanguageError, XnerError
 from systems.aligners import Aligner, Alignment, make_aligner
 from systems.base import FitContext, NERSystem, SystemTags, system_fingerprint
+from systems.backbones import DEFAULT_BACKBONE
 from systems.projection.alignment import project_by_alignment
 from systems.projection.backtranslation import back_translate_project
 from systems.projection.easyproject import project_easyproject
 from systems.projection.ilp import project_by_ilp
 from systems.translators import Translator, make_translator, simple_tokenize
+
+#: EasyProject's marker-fine-tuned NLLB (Chen et al. 2023; systems.md §1).
+EASYPROJECT_MODEL = "ychenNLP/nllb-200-3.3b-easyproject"
 
 DEFAULT_LABELS = ("LOC", "ORG", "PER")  # CoNLL-2003 ∩ MasakhaNER 2.0 / WikiANN (MISC and DATE dropped)
 
@@ -307,7 +311,7 @@ class AlignmentProjectionTrain(_TranslateTrain):
         self,
         source_system: str | NERSystem = "direct-transfer",
         source_params: Mapping[str, Any] | None = None,
-        backbone: str = "offline",
+        backbone: str = DEFAULT_BACKBONE,
         aligner: str = "eflomal",
         method: str = "garcia",
         parallel: str = "mafand",
@@ -343,7 +347,7 @@ class ILPProjectionTrain(_TranslateTrain):
         self,
         source_system: str | NERSystem = "direct-transfer",
         source_params: Mapping[str, Any] | None = None,
-        backbone: str = "offline",
+        backbone: str = DEFAULT_BACKBONE,
         aligner: str = "eflomal",
         solver: str = "exact",
         max_ngram: int = 10,
@@ -374,8 +378,10 @@ class EasyProjectTrain(_TranslateTrain):
     Args:
         source: ``dataset/lang/split`` of the labelled English data (CoNLL-2003 train).
         max_source_sentences: use only the first N source sentences.
-        translator: registered translator (``lexical`` offline; ``nllb`` with ``translator_model``).
-        translator_model: model id or local directory for ``nllb``.
+        translator: registered translator: ``nllb`` (default, needs the model) or ``lexical``
+            (word by word from MAFAND, the offline stand-in; ``--translator lexical``).
+        translator_model: model id or local directory for ``nllb`` (``None``: the marker-fine-tuned
+            ``ychenNLP/nllb-200-3.3b-easyproject`` of systems.md §1).
         include_source: also train on the English gold data (the paper's step 7).
         backbone, labels, epochs, lr, batch_size, max_length, max_minutes: target-model training.
     """
@@ -386,10 +392,10 @@ class EasyProjectTrain(_TranslateTrain):
         self,
         source: str = "conll2003/eng/train",
         max_source_sentences: int | None = 2000,
-        translator: str | Translator = "lexical",
+        translator: str | Translator = "nllb",
         translator_model: str | None = None,
         include_source: bool = False,
-        backbone: str = "offline",
+        backbone: str = DEFAULT_BACKBONE,
         labels: Sequence[str] = DEFAULT_LABELS,
         epochs: int = 6,
         lr: float | None = None,
@@ -420,7 +426,10 @@ class EasyProjectTrain(_TranslateTrain):
             raise ConfigError(f"{self.name}: source must be 'dataset/lang/split'; got {self.source!r}")
         english = context.load(*parts)[: self.max_source_sentences]
         english = [s.with_tags(iob2_from_spans(_keep_labels(s.spans, self.labels), len(s))) for s in english if len(s)]
-        translator = _build_translator(self.translator, self.translator_model, context)
+        model = self.translator_model
+        if model is None and self.translator == "nllb":
+            model = EASYPROJECT_MODEL  # the paper's marker-fine-tuned MT, not plain NLLB
+        translator = _build_translator(self.translator, model, context)
         self._taggers, self.projection_report_ = {}, {}
         for lang in context.target_languages:
             try:
@@ -589,8 +598,8 @@ class AlignmentProjectionTest(_TranslateTest):
         self,
         source_system: str | NERSystem = "direct-transfer",
         source_params: Mapping[str, Any] | None = None,
-        backbone: str = "offline",
-        translator: str | Translator = "lexical",
+        backbone: str = DEFAULT_BACKBONE,
+        translator: str | Translator = "nllb",
         translator_model: str | None = None,
         aligner: str = "eflomal",
         method: str = "garcia",
@@ -616,8 +625,8 @@ class ILPProjectionTest(_TranslateTest):
         self,
         source_system: str | NERSystem = "direct-transfer",
         source_params: Mapping[str, Any] | None = None,
-        backbone: str = "offline",
-        translator: str | Translator = "lexical",
+        backbone: str = DEFAULT_BACKBONE,
+        translator: str | Translator = "nllb",
         translator_model: str | None = None,
         aligner: str = "eflomal",
         max_ngram: int = 10,
@@ -652,8 +661,8 @@ class BackTranslationProjectionTest(_TranslateTest):
         self,
         source_system: str | NERSystem = "direct-transfer",
         source_params: Mapping[str, Any] | None = None,
-        backbone: str = "offline",
-        translator: str | Translator = "lexical",
+        backbone: str = DEFAULT_BACKBONE,
+        translator: str | Translator = "nllb",
         translator_model: str | None = None,
         aligner: str = "surface",
         method: str = "politov",
