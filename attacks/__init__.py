@@ -11,12 +11,10 @@ True
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from harness.errors import ConfigError
-from harness.registry import Registry
+from harness.registry import Registry, build_component, factory_parameters
 
 if TYPE_CHECKING:
     from attacks.base import Perturbation
@@ -72,12 +70,7 @@ PERTURBATIONS: Registry[Any] = Registry(
 
 def accepted_params(name: str) -> list[str]:
     """Constructor parameters of the registered perturbation ``name``."""
-    factory = PERTURBATIONS.get(name)
-    return [
-        p.name
-        for p in inspect.signature(factory).parameters.values()
-        if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
-    ]
+    return factory_parameters(PERTURBATIONS.get(name))
 
 
 def make_perturbation(name: str, params: Mapping[str, Any] | None = None) -> Perturbation:
@@ -95,20 +88,7 @@ def make_perturbation(name: str, params: Mapping[str, Any] | None = None) -> Per
     harness.errors.ConfigError: perturbation 'char-typos.v1' has no parameter 'strength'; it accepts: severity, target, layout, min_length
     """
     factory = PERTURBATIONS.get(name)
-    accepted = accepted_params(name)
-    params = dict(params or {})
-    unknown = sorted(set(params) - set(accepted))
-    if unknown:
-        raise ConfigError(
-            f"perturbation {name!r} has no parameter {', '.join(repr(u) for u in unknown)}; "
-            f"it accepts: {', '.join(accepted) or '(none)'}"
-        )
-    try:
-        perturbation = factory(**params)
-    except ConfigError:
-        raise
-    except (TypeError, ValueError) as exc:
-        raise ConfigError(f"cannot build perturbation {name!r} with {params}: {exc}") from exc
+    perturbation = build_component("perturbation", name, factory, params)
     if getattr(perturbation, "name", None) != name and isinstance(factory, type):
         # A class registered under a second name (e.g. by an entry point) reports that name.
         perturbation.name = name

@@ -48,6 +48,15 @@ def fail(message: str) -> typer.Exit:
     return typer.Exit(2)
 
 
+def open_existing_store(path: Path) -> Any:
+    """Open a result store that must already exist (reading commands never create one)."""
+    from harness.store import ResultStore
+
+    if not path.exists():
+        raise fail(f"no result store at {path}; run `xner run` first or pass --store")
+    return ResultStore(path)
+
+
 def split_csv(value: str | None) -> list[str] | None:
     if value is None:
         return None
@@ -200,11 +209,8 @@ def results(
     store: StoreOption = DEFAULT_STORE,
 ) -> None:
     """Show stored scores (F1/P/R derived from counts) with filters."""
-    from harness.store import ResultStore
 
-    if not store.exists():
-        raise fail(f"no result store at {store}; run `xner run` first or pass --store")
-    with ResultStore(store) as result_store:
+    with open_existing_store(store) as result_store:
         frame = result_store.scores_frame(system=system, lang=lang, perturbation=perturbation, entity_type=entity_type)
         failures = result_store.cells(status="failed", system=system, lang=lang)
         reports = result_store.fit_reports(system=system)
@@ -236,12 +242,9 @@ def export(
     store: StoreOption = DEFAULT_STORE,
 ) -> None:
     """Export stored results to CSV or Parquet."""
-    from harness.store import ResultStore
 
-    if not store.exists():
-        raise fail(f"no result store at {store}")
     try:
-        with ResultStore(store) as result_store:
+        with open_existing_store(store) as result_store:
             path = result_store.export(out, table=table, system=system, lang=lang)
     except XnerError as exc:
         raise fail(str(exc)) from None
@@ -256,11 +259,8 @@ def robustness(
     store: StoreOption = DEFAULT_STORE,
 ) -> None:
     """Show robustness rows: F1 on changed sentences before/after, ΔF1 with CI, coverage, consistency."""
-    from harness.store import ResultStore
 
-    if not store.exists():
-        raise fail(f"no result store at {store}")
-    with ResultStore(store) as result_store:
+    with open_existing_store(store) as result_store:
         frame = result_store.robustness_frame(system=system, lang=lang)
     if suite is not None:
         frame = frame[frame["suite"] == suite]

@@ -13,7 +13,7 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from harness.conll import LoadReport, OrphanPolicy, file_sha256, read_conll
 from harness.data import Sentence
@@ -262,7 +262,7 @@ def _cached_sha(path: str, mtime_ns: int) -> str:
 _HubLoader = Callable[..., object]
 
 
-def _hub_load_dataset(spec: DatasetSpec, config: str, split: str) -> object:
+def _hub_load_dataset(spec: DatasetSpec, config: str, split: str) -> Any:
     if spec.hub_id is None:
         raise ModelUnavailableError(f"dataset {spec.name!r} has no hub copy; pass --data-dir")
     try:
@@ -284,10 +284,10 @@ def _load_ner_from_hub(spec: DatasetSpec, lang: str, split: str) -> LoadedSplit:
     if spec.name == "conll2003":
         config = "conll2003"
     rows = _hub_load_dataset(spec, config, split)
-    names = rows.features["ner_tags"].feature.names  # type: ignore[attr-defined]
+    names = rows.features["ner_tags"].feature.names
     sentences = [
         Sentence(f"{spec.name}/{lang}/{split}/{i}", lang, tuple(row["tokens"]), tuple(names[t] for t in row["ner_tags"]))
-        for i, row in enumerate(rows)  # type: ignore[attr-defined]
+        for i, row in enumerate(rows)
     ]
     report = LoadReport(
         path=f"hub:{spec.hub_id}/{config}/{split}", sha256="unversioned", sentences=len(sentences),
@@ -299,4 +299,4 @@ def _load_ner_from_hub(spec: DatasetSpec, lang: str, split: str) -> LoadedSplit:
 
 def _load_parallel_from_hub(spec: DatasetSpec, lang: str, split: str) -> list[tuple[str, str]]:
     rows = _hub_load_dataset(spec, f"en-{lang}", split)
-    return [(row["translation"]["en"], row["translation"][lang]) for row in rows]  # type: ignore[attr-defined]
+    return [(row["translation"]["en"], row["translation"][lang]) for row in rows]

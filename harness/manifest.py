@@ -167,7 +167,7 @@ class RunManifest:
             suite=data["suite"],
             systems=tuple(component(s) for s in data["systems"]),
             datasets=tuple(
-                DatasetConfig(d["name"], d["version"], d["split"], tuple(d["languages"]), tuple(tuple(x) for x in d["data_files"]))  # type: ignore[misc]
+                DatasetConfig(d["name"], d["version"], d["split"], tuple(d["languages"]), tuple(tuple(x) for x in d["data_files"]))
                 for d in data["datasets"]
             ),
             perturbations=tuple(component(p) for p in data["perturbations"]),

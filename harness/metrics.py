@@ -210,7 +210,8 @@ def _corpus_span_keys(corpus: Sequence[Sequence[str]], labels: dict[str, int]) -
     span_lengths = others[last] + 1 - span_starts
     if span_lengths.size and span_lengths.max() >= 1 << 12:
         raise DataFormatError("an entity span longer than 4095 tokens")
-    return (span_starts.astype(np.int64) << 20) | (span_lengths << 8) | typ[begins]
+    keys: np.ndarray = (span_starts.astype(np.int64) << 20) | (span_lengths << 8) | typ[begins]
+    return keys
 
 
 # --- Uncertainty -------------------------------------------------------------------------------

@@ -86,7 +86,7 @@ class SuiteResult:
         systems = {c.key.system for c in cells}
         if len(systems) > 1:
             raise LookupError(f"several systems match ({', '.join(sorted(systems))}); pass system=")
-        return cells
+        return list(cells)
 
     def counts(self, *, system: str | None = None, lang: str | None = None, attack: str | None = None,
                dataset: str | None = None, entity_type: str = "ALL") -> Any:
@@ -142,7 +142,8 @@ class _Session:
 
     @property
     def data_dir(self) -> str | None:
-        return self.config.getoption("--xner-data-dir")
+        value = self.config.getoption("--xner-data-dir")
+        return None if value is None else str(value)
 
     def store(self) -> Any:
         if self._store is None:

@@ -12,9 +12,9 @@ import importlib
 import inspect
 from collections.abc import Callable, Iterator, Mapping
 from importlib import metadata
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
-from harness.errors import RegistryCollisionError, UnknownComponentError, XnerError
+from harness.errors import ConfigError, RegistryCollisionError, UnknownComponentError, XnerError
 
 T = TypeVar("T")
 
@@ -38,6 +38,49 @@ def load_target(target: str) -> object:
         except AttributeError:
             raise XnerError(f"{module_name!r} has no attribute {attr!r} (component {target!r})") from None
     return obj
+
+
+def factory_parameters(factory: Callable[..., Any]) -> list[str]:
+    """Names of the keyword parameters a component's constructor accepts."""
+    return [
+        p.name
+        for p in inspect.signature(factory).parameters.values()
+        if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
+    ]
+
+
+def build_component(
+    kind: str,
+    name: str,
+    factory: Callable[..., Any],
+    params: Mapping[str, Any] | None = None,
+    *,
+    shared: Mapping[str, Any] | None = None,
+) -> Any:
+    """Construct a component, with the errors every kind shares.
+
+    Args:
+        kind: ``"system"``, ``"perturbation"``... (for messages).
+        params: parameters for this component; an unknown one is a ``ConfigError`` listing the
+            accepted ones.
+        shared: run-wide parameters given only to components that accept them.
+    """
+    accepted = factory_parameters(factory)
+    params = dict(params or {})
+    unknown = sorted(set(params) - set(accepted))
+    if unknown:
+        raise ConfigError(
+            f"{kind} {name!r} has no parameter {', '.join(repr(u) for u in unknown)}; "
+            f"it accepts: {', '.join(accepted) or '(none)'}"
+        )
+    kwargs = {k: v for k, v in (shared or {}).items() if k in accepted}
+    kwargs.update(params)
+    try:
+        return factory(**kwargs)
+    except ConfigError:
+        raise
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"cannot build {kind} {name!r} with {kwargs}: {exc}") from exc
 
 
 class Registry(Generic[T]):

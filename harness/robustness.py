@@ -70,7 +70,7 @@ def map_spans(
         if any(m is None for m in mapped) or any(b != a + 1 for a, b in zip(mapped, mapped[1:])):  # type: ignore[operator]
             out.add(Span(0, 1, f"\0unmappable-{span.start}-{span.label}"))
             continue
-        out.add(Span(mapped[0], mapped[-1] + 1, span.label))  # type: ignore[operator]
+        out.add(Span(mapped[0], mapped[-1] + 1, span.label))  # type: ignore[arg-type,operator]
     return out
 
 
@@ -81,37 +81,31 @@ def _sum(outcomes: Sequence[SentenceOutcome]) -> SpanCounts:
     return total
 
 
-def robustness_row(
-    clean: Sequence[SentenceOutcome],
-    perturbed: Sequence[SentenceOutcome],
+def _consistent(before: SentenceOutcome, after: SentenceOutcome) -> bool:
+    """Predicted spans unchanged once the clean prediction is carried through the perturbation."""
+    alignment = after.alignment if after.alignment is not None else tuple(range(len(before.tokens)))
+    return map_spans(spans_from_iob2(before.pred), alignment, after.span_map) == set(spans_from_iob2(after.pred))
+
+
+def _compare(
+    before: Sequence[SentenceOutcome],
+    after: Sequence[SentenceOutcome],
     *,
-    resamples: int = 1000,
-    seed: int = 0,
+    n_sentences: int,
+    resamples: int,
+    seed: int,
 ) -> RobustnessRow:
-    """Robustness of one perturbation cell against its clean cell (same system, language, seed)."""
-    clean_by_id = {o.sentence_id: o for o in clean}
-    changed = [o for o in perturbed if o.changed and o.sentence_id in clean_by_id]
-    before = [clean_by_id[o.sentence_id] for o in changed]
-    clean_counts, pert_counts = _sum(before), _sum(changed)
-    consistent = 0
-    for b, a in zip(before, changed, strict=True):
-        alignment = a.alignment if a.alignment is not None else tuple(range(len(b.tokens)))
-        if map_spans(spans_from_iob2(b.pred), alignment, a.span_map) == set(spans_from_iob2(a.pred)):
-            consistent += 1
+    """Robustness figures of paired outcomes (``before[i]`` and ``after[i]`` are one sentence)."""
+    clean_counts, pert_counts = _sum(before), _sum(after)
     interval = paired_bootstrap_delta(
-        [o.total for o in before], [o.total for o in changed], resamples=resamples, seed=seed
+        [o.total for o in before], [o.total for o in after], resamples=resamples, seed=seed
     )
-    n = len(perturbed)
-    if not changed:
-        # Nothing was perturbed (e.g. dropping diacritics from Hausa text that has none): the
-        # perturbed corpus *is* the clean corpus, so report its F1 on both sides, not 0/0.
-        whole = _sum([o for o in perturbed])
-        clean_counts = pert_counts = whole
     delta = clean_counts.f1 - pert_counts.f1
+    n_changed = sum(a is not b for a, b in zip(after, before, strict=True))
     return RobustnessRow(
-        n_sentences=n,
-        n_changed=len(changed),
-        coverage=len(changed) / n if n else 0.0,
+        n_sentences=n_sentences,
+        n_changed=n_changed,
+        coverage=n_changed / n_sentences if n_sentences else 0.0,
         clean_f1=clean_counts.f1,
         perturbed_f1=pert_counts.f1,
         delta_f1=delta,
@@ -119,10 +113,29 @@ def robustness_row(
         clean_recall=clean_counts.recall,
         perturbed_recall=pert_counts.recall,
         recall_drop=clean_counts.recall - pert_counts.recall,
-        consistency=consistent / len(changed) if changed else 1.0,
+        consistency=sum(map(_consistent, before, after)) / len(after) if after else 1.0,
         delta_ci_low=interval.low,
         delta_ci_high=interval.high,
     )
+
+
+def robustness_row(
+    clean: Sequence[SentenceOutcome],
+    perturbed: Sequence[SentenceOutcome],
+    *,
+    resamples: int = 1000,
+    seed: int = 0,
+) -> RobustnessRow:
+    """Robustness of one perturbation cell against its clean cell (same system, language, seed),
+    on the sentences the perturbation changed."""
+    clean_by_id = {o.sentence_id: o for o in clean}
+    changed = [o for o in perturbed if o.changed and o.sentence_id in clean_by_id]
+    if not changed:
+        # Nothing was perturbed (e.g. dropping diacritics from Hausa text that has none): the
+        # perturbed corpus *is* the clean corpus, so report its F1 on both sides, not 0/0.
+        return _compare(perturbed, perturbed, n_sentences=len(perturbed), resamples=resamples, seed=seed)
+    before = [clean_by_id[o.sentence_id] for o in changed]
+    return _compare(before, changed, n_sentences=len(perturbed), resamples=resamples, seed=seed)
 
 
 def worst_case_row(
@@ -132,41 +145,18 @@ def worst_case_row(
     resamples: int = 1000,
     seed: int = 0,
 ) -> RobustnessRow:
-    """Corpus-level worst-case F1 over a family of perturbations (clean included as a variant)."""
+    """Corpus-level worst-case F1 over a family of perturbations (clean included as a variant).
+
+    Coverage is the share of sentences whose worst variant is a perturbed one; consistency is
+    measured over all sentences.
+    """
     by_variant = {name: {o.sentence_id: o for o in outs} for name, outs in variants.items()}
     worst: list[SentenceOutcome] = []
-    changed = 0
     for base in clean:
         chosen = base
-        for name in sorted(by_variant):
+        for name in sorted(by_variant):  # ties keep the earlier variant: deterministic
             candidate = by_variant[name].get(base.sentence_id)
             if candidate is not None and candidate.total.errors > chosen.total.errors:
                 chosen = candidate
-        changed += chosen is not base
         worst.append(chosen)
-    clean_counts, worst_counts = _sum(clean), _sum(worst)
-    interval = paired_bootstrap_delta(
-        [o.total for o in clean], [o.total for o in worst], resamples=resamples, seed=seed
-    )
-    delta = clean_counts.f1 - worst_counts.f1
-    consistent = sum(
-        set(spans_from_iob2(w.pred))
-        == map_spans(spans_from_iob2(c.pred), w.alignment or tuple(range(len(c.tokens))), w.span_map)
-        for c, w in zip(clean, worst, strict=True)
-    )
-    n = len(clean)
-    return RobustnessRow(
-        n_sentences=n,
-        n_changed=changed,
-        coverage=changed / n if n else 0.0,
-        clean_f1=clean_counts.f1,
-        perturbed_f1=worst_counts.f1,
-        delta_f1=delta,
-        relative_drop=delta / clean_counts.f1 if clean_counts.f1 else 0.0,
-        clean_recall=clean_counts.recall,
-        perturbed_recall=worst_counts.recall,
-        recall_drop=clean_counts.recall - worst_counts.recall,
-        consistency=consistent / n if n else 1.0,
-        delta_ci_low=interval.low,
-        delta_ci_high=interval.high,
-    )
+    return _compare(clean, worst, n_sentences=len(clean), resamples=resamples, seed=seed)

@@ -220,11 +220,11 @@ class ResultStore:
             raise
         self._conn.execute("COMMIT")
 
-    def execute(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
-        """Read-only query helper returning rows addressable by column name."""
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+        """Read-only query helper returning rows as dicts keyed by column name."""
         cursor = self._conn.execute(sql, params)
         names = [d[0] for d in cursor.description or ()]
-        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]  # type: ignore[misc]
+        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
     # --- runs ------------------------------------------------------------------------------
 
@@ -482,7 +482,8 @@ _FILTERABLE = {"run_id", "system", "dataset", "lang", "split", "perturbation", "
 
 
 def _where(filters: Mapping[str, Any], table: str | None = None) -> tuple[str, tuple[Any, ...]]:
-    clauses, params = [], []
+    clauses: list[str] = []
+    params: list[Any] = []
     for name, value in filters.items():
         if value is None:
             continue

@@ -7,12 +7,10 @@
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Mapping
 from typing import Any
 
-from harness.errors import ConfigError
-from harness.registry import Registry
+from harness.registry import Registry, build_component, factory_parameters
 from systems.base import FitContext, NERSystem, SystemTags, TrainableSystem
 
 BUILTIN_SYSTEMS: dict[str, str] = {
@@ -51,40 +49,20 @@ def resolve_system(name: str) -> Any:
 
 def accepted_params(name: str) -> list[str]:
     """Constructor parameters of the system ``name`` (registered name or ``module:Class``)."""
-    factory = resolve_system(name)
-    return [
-        p.name
-        for p in inspect.signature(factory).parameters.values()
-        if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
-    ]
+    return factory_parameters(resolve_system(name))
 
 
 def make_system(
     name: str, params: Mapping[str, Any] | None = None, *, shared: Mapping[str, Any] | None = None
 ) -> NERSystem:
-    """Build the registered system ``name``.
+    """Build the system ``name`` (registered name or ``module:Class``).
 
     Args:
         params: parameters for this system; an unknown one is an error naming what is accepted.
-        shared: run-wide parameters (``--backbone``, ``--aligner``) given to every system that
-            accepts them and silently skipped by the others.
+        shared: run-wide parameters (``--backbone``, ``--aligner``, ``--translator``) given to
+            every system that accepts them and skipped by the others.
     """
-    factory = resolve_system(name)
-    accepted = accepted_params(name)
-    params = dict(params or {})
-    unknown = sorted(set(params) - set(accepted))
-    if unknown:
-        raise ConfigError(
-            f"system {name!r} has no parameter {', '.join(repr(u) for u in unknown)}; "
-            f"it accepts: {', '.join(accepted) or '(none)'}"
-        )
-    kwargs = {k: v for k, v in (shared or {}).items() if k in accepted}
-    kwargs.update(params)
-    try:
-        system = factory(**kwargs)
-    except (TypeError, ValueError) as exc:
-        raise ConfigError(f"cannot build system {name!r} with {kwargs}: {exc}") from exc
-    return system  # type: ignore[no-any-return]
+    return build_component("system", name, resolve_system(name), params, shared=shared)  # type: ignore[no-any-return]
 
 
 __all__ = [
