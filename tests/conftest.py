@@ -51,3 +51,15 @@ def _isolated_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytes
     """Each test session gets its own model cache unless XNER_CACHE_DIR is set by the caller."""
     if "XNER_CACHE_DIR" not in os.environ:
         monkeypatch.setenv("XNER_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "xner-cache"))
+
+
+def xner_executable() -> str:
+    """The ``xner`` console script of the interpreter running the tests (the venv need not be active)."""
+    import shutil
+    import sys
+
+    beside = Path(sys.executable).parent / "xner"
+    found = str(beside) if beside.is_file() else shutil.which("xner")
+    if found is None:
+        pytest.fail("the xner console script is not installed (pip install -e .)")
+    return found

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -8,6 +7,7 @@ import pandas as pd
 from typer.testing import CliRunner
 
 from harness.cli import app
+from tests.conftest import xner_executable
 
 runner = CliRunner()
 
@@ -59,8 +59,7 @@ def test_cli_datasets_and_systems_list_names(data_dir: Path) -> None:
 
 
 def test_xner_console_script_runs_masakhaner2_gazetteer_on_real_data(tmp_path: Path, data_dir: Path) -> None:
-    xner = shutil.which("xner")
-    assert xner is not None, "the xner console script is not installed (pip install -e .)"
+    xner = xner_executable()
     store = tmp_path / "m.sqlite"
     done = subprocess.run(
         [xner, "run", "masakhaner2", "--systems", "gazetteer", "--data-dir", str(data_dir), "--store", str(store), "--no-progress"],

@@ -3,20 +3,16 @@
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 from pathlib import Path
 
-import pytest
 
 from harness.store import ResultStore
+from tests.conftest import xner_executable
 
 
 def xner(*args: str) -> subprocess.CompletedProcess[str]:
-    executable = shutil.which("xner")
-    if executable is None:
-        pytest.fail("the xner console script is not installed (pip install -e .)")
-    return subprocess.run([executable, *args, "--no-progress"], capture_output=True, text=True, timeout=900)
+    return subprocess.run([xner_executable(), *args, "--no-progress"], capture_output=True, text=True, timeout=900)
 
 
 TINY = [
