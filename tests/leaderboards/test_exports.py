@@ -15,7 +15,7 @@ from harness.manifest import load_suite
 from harness.store import ResultStore
 from leaderboards.exports import MANIFEST_NAME, export_suite, read_predictions, suite_test_sets
 from leaderboards.submissions import SubmissionMeta, inputs_manifest, submit_predictions
-from tests.leaderboards.conftest import ATTACKS, run_smoke
+from tests.leaderboards.conftest import ATTACKS
 
 
 def fill_with_gold(export_dir: Path, manifest) -> None:  # type: ignore[no-untyped-def]

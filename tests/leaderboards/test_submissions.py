@@ -21,7 +21,7 @@ from leaderboards.submissions import (
     submissions,
     submit_system,
 )
-from tests.leaderboards.conftest import TOY_META, TOY_PKG, run_smoke, xner
+from tests.leaderboards.conftest import TOY_META, TOY_PKG, xner
 from harness.data import Sentence
 
 
