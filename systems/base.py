@@ -108,6 +108,20 @@ class FitContext:
         return load_parallel(dataset, lang, split, data_dir=self.data_dir)
 
 
+def parse_label_list(owner: str, labels: str) -> tuple[str, ...]:
+    """Entity types from a comma-separated parameter such as ``"LOC,ORG,PER"`` (sorted, unique).
+
+    >>> parse_label_list("ts-multi", "PER, LOC,PER")
+    ('LOC', 'PER')
+    """
+    from harness.errors import ConfigError
+
+    parsed = tuple(sorted({x.strip() for x in labels.split(",") if x.strip()}))
+    if not parsed:
+        raise ConfigError(f"{owner}: labels must name at least one entity type; got {labels!r}")
+    return parsed
+
+
 def default_cache_dir() -> Path:
     """``$XNER_CACHE_DIR`` or ``~/.cache/xner-bench``: trained models, tokenizers, alignments."""
     root = os.environ.get("XNER_CACHE_DIR")

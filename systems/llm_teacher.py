@@ -47,7 +47,7 @@ import numpy as np
 
 from harness.data import Sentence, Span, iob2_from_spans
 from harness.errors import ConfigError, ModelUnavailableError
-from systems.base import FitContext, SystemTags
+from systems.base import FitContext, SystemTags, parse_label_list
 from systems.backbones import DEFAULT_BACKBONE
 from systems.teacher_student import UNLABELLED_SOURCES, unlabelled_target_text
 from systems.transfer import _BackboneSystem
@@ -529,10 +529,7 @@ class LLMTeacherStudent(_BackboneSystem):
         self._fitted = False
 
     def _label_set(self) -> tuple[str, ...]:
-        labels = tuple(sorted({x.strip() for x in self.labels.split(",") if x.strip()}))
-        if not labels:
-            raise ConfigError(f"{self.name}: labels must name at least one entity type; got {self.labels!r}")
-        return labels
+        return parse_label_list(self.name, self.labels)
 
     @property
     def tags(self) -> SystemTags:

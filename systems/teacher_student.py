@@ -37,7 +37,7 @@ from harness.data import OUTSIDE, Sentence
 from harness.datasets import get_dataset
 from harness.datasets import languages as dataset_languages
 from harness.errors import ConfigError
-from systems.base import FitContext, SystemTags
+from systems.base import FitContext, SystemTags, parse_label_list
 from systems.backbones import DEFAULT_BACKBONE
 from systems.transfer import DirectTransfer, _BackboneSystem, load_source, parse_source
 
@@ -289,10 +289,7 @@ class MultiSourceTeacherStudent(SingleSourceTeacherStudent):
         self.lid_sentences = lid_sentences
 
     def _label_set(self) -> tuple[str, ...]:
-        labels = tuple(sorted({x.strip() for x in self.labels.split(",") if x.strip()}))
-        if not labels:
-            raise ConfigError(f"{self.name}: labels must name at least one entity type; got {self.labels!r}")
-        return labels
+        return parse_label_list(self.name, self.labels)
 
     @property
     def tags(self) -> SystemTags:
