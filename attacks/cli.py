@@ -14,9 +14,9 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
+from harness.console import console, err_console
 from harness.errors import ConfigError, XnerError
 
 _DEMO_TOKENS = ("Ọ̀gbẹ́ni", "Adéwálé", "Ṣóyínká", "lọ", "sí", "Èkó", "ní", "ọjọ́", "Ajé", ".")
@@ -25,7 +25,7 @@ _DEMO_OTHER = (("Wọ́n", "ṣe", "ìpàdé", "ní", "Abuja", "lánàá"), ("O"
 
 
 def _fail(message: str) -> typer.Exit:
-    Console(stderr=True, soft_wrap=True).print(f"[bold red]error:[/] {message}", highlight=False)
+    err_console.print(f"[bold red]error:[/] {message}", soft_wrap=True)
     return typer.Exit(2)
 
 
@@ -107,7 +107,7 @@ def register(app: typer.Typer) -> None:
                 )
             except XnerError as exc:
                 table.add_row(name, "", "", "", "", f"(cannot load: {exc})", "")
-        Console().print(table)
+        console.print(table)
 
     @app.command("perturb")
     def perturb(
@@ -143,7 +143,7 @@ def register(app: typer.Typer) -> None:
         else:
             write_conll(out, new)
         changed = sum(r.changed for r in results)
-        Console(stderr=True).print(
+        err_console.print(
             f"{attack} seed={seed} params={perturbation.params}: changed {changed}/{len(results)} sentences"
             + (f"; wrote {out}" if out else ""),
             highlight=False,
@@ -200,4 +200,4 @@ def register(app: typer.Typer) -> None:
         table.add_column("", justify="right")
         for key, value in summary.rows():
             table.add_row(key, value)
-        Console().print(table)
+        console.print(table)

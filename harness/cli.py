@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 # Hub lookups fail at once instead of retrying for ~23 s when there is no network; users with a
@@ -21,6 +20,7 @@ from rich.table import Table
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 
+from harness.console import console, err_console  # noqa: E402
 from harness.errors import XnerError  # noqa: E402
 from harness.store import DEFAULT_STORE  # noqa: E402
 
@@ -31,9 +31,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-# Wide enough for score tables when output is piped (rich falls back to 80 columns otherwise).
-console = Console(highlight=False, width=None if sys.stdout.isatty() else 200)
-err_console = Console(stderr=True, highlight=False)
+
 
 DataDirOption = Annotated[
     Path | None,

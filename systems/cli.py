@@ -48,13 +48,13 @@ def project_eval(
     data_dir: Annotated[Path | None, typer.Option("--data-dir", help="Local data root (default $XNER_DATA_DIR).")] = None,
 ) -> None:
     """Project English gold spans onto each target language and score them (intrinsic evaluation)."""
-    from rich.console import Console
     from rich.table import Table
+
+    from harness.console import console, err_console
 
     from harness.errors import XnerError
     from systems.projection.evaluate import PROJECTION_METHODS, evaluate_projection
 
-    console = Console()
     params: dict[str, object] = {}
     if aligner_model is not None:
         params["model"] = aligner_model
@@ -70,7 +70,7 @@ def project_eval(
             extra_parallel=extra, limit=limit, aligner_params=params,
         )
     except XnerError as exc:
-        console.print(f"[red]error:[/] {exc}")
+        err_console.print(f"[bold red]error:[/] {exc}")
         raise typer.Exit(2) from None
     table = Table("lang", "method", "aligner", "P", "R", "F1", "PER", "ORG", "LOC", "MISC", "proj_ratio", "sentences", title=f"projection of English gold spans, {dataset}")
     for r in results:
