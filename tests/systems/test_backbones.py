@@ -140,7 +140,7 @@ def test_train_tagger_reuses_cache_without_training(toy_dir: Path, cache: Path, 
     def boom(*args: object, **kwargs: object) -> None:
         raise AssertionError("retrained although a cached tagger exists")
 
-    monkeypatch.setattr(backbones, "fit_token_model", boom)
+    monkeypatch.setattr(backbones.training, "fit_token_model", boom)
     again = train_tagger(
         toy_sentences("eng", 24), labels=LABELS, backbone="offline-tiny", epochs=2, lr=3e-3, batch_size=8,
         max_length=24, cache_dir=cache, data_dir=toy_dir, show_progress=False,

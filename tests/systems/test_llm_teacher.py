@@ -212,7 +212,7 @@ def _tiny_generative_models(root: Path) -> dict[str, Path]:
     import torch
     from transformers import GPT2Config, GPT2LMHeadModel, T5Config, T5ForConditionalGeneration
 
-    from systems._offline import train_tokenizer
+    from systems.backbones.offline import train_tokenizer
     from systems._toy import toy_sentences
 
     corpus = [build_prompt(s.tokens, s.lang, LABELS) for lang in ("hau", "yor") for s in toy_sentences(lang, 10)]
