@@ -66,6 +66,7 @@ __all__ = [
     "load_token_model",
     "make_settings",
     "pad_windows",
+    "quiet_hub",
     "repair_iob2",
     "resolve_backbone",
     "sentences_digest",

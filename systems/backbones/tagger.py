@@ -171,10 +171,11 @@ def load_or_build(target: Path, build: Callable[[Path], None]) -> Tagger:
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.parent / f".{target.name}.tmp-{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)
-    build(tmp)
-    if (target / TAGGER_FILE).is_file():  # built concurrently by another process
+    try:
+        build(tmp)
+        if not (target / TAGGER_FILE).is_file():  # else built concurrently by another process
+            shutil.rmtree(target, ignore_errors=True)
+            os.replace(tmp, target)
+    finally:  # a crash or Ctrl-C mid-training leaves no half-written directory behind
         shutil.rmtree(tmp, ignore_errors=True)
-    else:
-        shutil.rmtree(target, ignore_errors=True)
-        os.replace(tmp, target)
     return Tagger.load(target)

@@ -16,9 +16,17 @@ from typing import Any
 import numpy as np
 
 from harness.data import OUTSIDE, Sentence
-from harness.errors import ConfigError
+from harness.errors import ConfigError, UntrainedModelError
 from systems.backbones.encoding import pad_windows, shuffled_buckets
-from systems.backbones.sources import DEFAULT_BACKBONE, backbone_identity, cache_root, is_offline_backbone, load_token_model, resolve_backbone
+from systems.backbones.sources import (
+    DEFAULT_BACKBONE,
+    backbone_defaults,
+    backbone_identity,
+    cache_root,
+    is_offline_backbone,
+    load_token_model,
+    resolve_backbone,
+)
 from systems.backbones.labels import tag_names_for
 from systems.backbones.tagger import INFERENCE_BATCH_SIZE, Tagger, load_or_build
 
@@ -55,8 +63,12 @@ class TrainSettings:
     """Hyper-parameters of one fine-tuning run (all enter the cache key).
 
     Defaults follow XTREME ``train_panx.sh`` (systems.md §4) except epochs, which are fewer because
-    the harness usually trains on CPU; ``max_minutes`` caps wall time (then the best epoch so far
-    on dev is kept, or the last state without dev).
+    the harness usually trains on CPU; the learning rate, epochs and freezing a system leaves at
+    ``None`` come from :func:`systems.backbones.sources.backbone_defaults`. ``max_minutes`` caps
+    wall time (then the best epoch so far on dev is kept, or the last state without dev) and
+    ``max_steps`` caps optimiser steps (the reproducible budget: it does not depend on machine load).
+    ``bf16`` runs forward and backward under bfloat16 autocast (fast on CPUs with AVX-512 BF16;
+    master weights and the optimiser stay float32).
     """
 
     epochs: int = 3
@@ -70,6 +82,8 @@ class TrainSettings:
     max_minutes: float | None = None
     eval_batch_size: int = 64  # dev evaluation during training (part of the cache key; keep stable)
     grad_clip: float = 1.0
+    max_steps: int | None = None
+    bf16: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -89,13 +103,14 @@ def train_tagger(
     backbone: str = DEFAULT_BACKBONE,
     dev: Sequence[Sentence] | None = None,
     seed: int = 0,
-    epochs: int = 3,
+    epochs: int | None = None,
     lr: float | None = None,
     batch_size: int = 32,
     max_length: int = 128,
     cache_dir: Path | None = None,
     data_dir: Path | None = None,
     show_progress: bool = True,
+    min_dev_f1: float | None = None,
     **options: Any,
 ) -> Tagger:
     """Fine-tune ``backbone`` on IOB2-tagged sentences (cached: built once, reloaded next time).
@@ -107,21 +122,32 @@ def train_tagger(
         labels: entity types to learn.
         backbone: ``"offline"`` (built locally), a local directory or a Hugging Face name.
         dev: sentences for model selection and early stopping (``patience`` epochs).
-        lr: defaults to 2e-5 for pretrained hub models (XTREME) and 1e-3 for offline backbones,
-            which start from random weights and need a larger step.
-        options: more :class:`TrainSettings` fields (``max_minutes``, ``freeze_layers``,
-            ``patience``, ``weight_decay``, ``warmup_ratio``).
+        epochs, lr: ``None`` = the backbone's default (:func:`backbone_defaults`): lr 2e-5 for
+            large pretrained hub models (XTREME), 2e-4 for ``e5-small``, 1e-3 for offline
+            backbones, which start from random weights and need a larger step.
+        min_dev_f1: refuse a model whose best dev F1 (0-100) stays below this (``None``: the
+            backbone's default); a run that made no optimiser step past warm-up is refused too.
+        options: more :class:`TrainSettings` fields (``max_minutes``, ``max_steps``, ``freeze_layers``,
+            ``bf16``, ``patience``, ``weight_decay``, ``warmup_ratio``).
 
     Raises:
         ModelUnavailableError: the backbone cannot be loaded (hub name without network).
+        UntrainedModelError: training ended (budget, bad settings) with a clearly untrained model.
 
     >>> # tagger = train_tagger(sentences, labels=["PER", "LOC"], backbone="offline-tiny", epochs=1)
     """
     if not train:
         raise ConfigError("train_tagger needs at least one training sentence")
-    if lr is None:
-        lr = 1e-3 if is_offline_backbone(backbone) else 2e-5
-    settings = make_settings(epochs=epochs, lr=lr, batch_size=batch_size, max_length=max_length, **options)
+    defaults = backbone_defaults(backbone)
+    if options.get("freeze_layers") is None:
+        options["freeze_layers"] = defaults.freeze_layers
+    settings = make_settings(
+        epochs=defaults.epochs if epochs is None else epochs,
+        lr=defaults.lr if lr is None else lr,
+        batch_size=batch_size,
+        max_length=max_length,
+        **options,
+    )
     labels = tuple(sorted(set(labels)))
     tag_names = tag_names_for(labels)
     root = cache_root(cache_dir)
@@ -159,7 +185,33 @@ def train_tagger(
         tagger.info.update({"backbone": backbone, "train_sentences": len(train), "key": key})
         tagger.save(directory)
 
-    return load_or_build(target, build)
+    tagger = load_or_build(target, build)
+    check_trained(tagger, defaults.min_dev_f1 if min_dev_f1 is None else min_dev_f1, what=f"fine-tuned {backbone} tagger")
+    return tagger
+
+
+def check_trained(tagger: Tagger, min_dev_f1: float, *, what: str) -> None:
+    """Refuse a model that clearly did not learn, with the reason and what to change.
+
+    A wall-time budget that stops training during warm-up, or a learning rate that never moves
+    the model off "everything is O", must fail the run's cells -- never store F1 0.00 as a result.
+    The model stays cached (training it was expensive and it can be inspected); only its use is
+    refused.
+    """
+    info = tagger.info
+    steps, warmup = int(info.get("steps", -1)), int(info.get("warmup_steps", 0))
+    if steps >= 0 and steps <= warmup:
+        raise UntrainedModelError(
+            f"{what} is untrained: {steps} optimiser steps ran, none past the {warmup} warm-up steps "
+            f"(stopped by {info.get('stopped', '?')}); raise max_minutes or max_steps"
+        )
+    dev = [h["dev_f1"] for h in info.get("history", []) if "dev_f1" in h]
+    if dev and 100 * max(dev) < min_dev_f1:
+        raise UntrainedModelError(
+            f"{what} is clearly untrained: best dev F1 {100 * max(dev):.2f} < {min_dev_f1:g} after {steps} of "
+            f"{info.get('planned_steps', '?')} planned steps (stopped by {info.get('stopped', '?')}); "
+            "check lr, epochs and the time budget"
+        )
 
 
 def _keep(tag: str, labels: Sequence[str]) -> str:
@@ -230,9 +282,12 @@ def fit_token_model(
         [{"params": decay, "weight_decay": settings.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
         lr=settings.lr,
     )
+    if settings.max_steps is not None:
+        total_steps = max(1, min(total_steps, settings.max_steps))
     start = time.monotonic()
     deadline = start + 60 * settings.max_minutes if settings.max_minutes else None
     warmup = int(settings.warmup_ratio * total_steps)
+    step = 0
 
     def lr_factor(step: int) -> float:
         # Linear warm-up then linear decay (XTREME); under a wall-time budget the decay also follows
@@ -255,7 +310,8 @@ def fit_token_model(
         for batch in _progress(batches, show_progress, f"{description} epoch {epoch + 1}/{settings.epochs}"):
             chosen = [windows[i] for i in batch]
             ids, mask = pad_windows(chosen, tagger.pad_id)
-            logits = model(input_ids=ids, attention_mask=mask).logits
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=settings.bf16):
+                logits = model(input_ids=ids, attention_mask=mask).logits.float()
             rows = torch.tensor([r for r, w in enumerate(chosen) for _ in w.word_positions], dtype=torch.long)
             cols = torch.tensor([p for w in chosen for p in w.word_positions], dtype=torch.long)
             picked = logits[rows, cols]
@@ -271,10 +327,14 @@ def fit_token_model(
                 torch.nn.utils.clip_grad_norm_(params, settings.grad_clip)
             optimizer.step()
             scheduler.step()
+            step += 1
             running += loss.item() * len(batch)
             seen += len(batch)
             if deadline is not None and time.monotonic() > deadline:
                 stopped = "time budget"
+                break
+            if step >= total_steps:
+                stopped = "max_steps" if settings.max_steps is not None and step >= settings.max_steps else stopped
                 break
         record = {"epoch": epoch + 1, "loss": running / max(seen, 1), "seconds": time.monotonic() - start}
         if dev:
@@ -288,7 +348,7 @@ def fit_token_model(
             else:
                 bad_epochs += 1
         history.append(record)
-        if stopped == "time budget":
+        if stopped in ("time budget", "max_steps"):
             break
         if dev and bad_epochs >= settings.patience:
             stopped = "early stopping on dev"
@@ -302,6 +362,9 @@ def fit_token_model(
             "history": history,
             "best_epoch": best_epoch if dev else len(history),
             "stopped": stopped,
+            "steps": step,
+            "planned_steps": total_steps,
+            "warmup_steps": warmup,
             "train_seconds": round(time.monotonic() - start, 2),
             "settings": asdict(settings),
             "seed": seed,
@@ -355,7 +418,7 @@ def train_student(
     max_length: int = 128,
     loss: str = "mse",
     temperature: float = 1.0,
-    freeze_layers: int = 3,
+    freeze_layers: int | None = None,
     cache_dir: Path | None = None,
     data_dir: Path | None = None,
     show_progress: bool = True,
@@ -364,17 +427,21 @@ def train_student(
 ) -> Tagger:
     """Train a fresh backbone to match teacher distributions on unlabelled text (Wu et al. 2020 §5).
 
-    Defaults follow the paper: MSE on probabilities, lr 1e-4 for pretrained backbones (5e-4 for
-    the random-init offline ones), embeddings and the bottom 3 layers frozen. For offline
-    backbones without MLM pretraining, freezing random layers makes no sense, so the freeze is
-    skipped there (documented deviation).
+    Defaults follow the paper: MSE on probabilities, lr 1e-4 for large pretrained backbones
+    (2e-4 for ``e5-small``, 5e-4 for the random-init offline ones), embeddings and the bottom 3
+    layers frozen (``freeze_layers=None``: the backbone's default). For offline backbones without
+    MLM pretraining, freezing random layers makes no sense, so the freeze is skipped there
+    (documented deviation).
 
     >>> # student = train_student(texts, teacher.predict_proba(texts), labels=teacher.labels)
     """
     if len(texts) != len(soft_targets):
         raise ConfigError(f"{len(texts)} texts but {len(soft_targets)} target arrays")
+    defaults = backbone_defaults(backbone)
     if lr is None:
-        lr = 5e-4 if is_offline_backbone(backbone) else 1e-4
+        lr = defaults.student_lr
+    if freeze_layers is None:
+        freeze_layers = defaults.student_freeze_layers
     if is_offline_backbone(backbone) and "mlm" not in backbone:
         # Deviation from Wu et al.: the bottom layers of a randomly initialised offline encoder
         # carry no pretrained knowledge worth protecting, so nothing is frozen there.
@@ -420,4 +487,6 @@ def train_student(
         tagger.info.update({"backbone": backbone, "student_sentences": len(texts), "key": key})
         tagger.save(directory)
 
-    return load_or_build(target, build)
+    student = load_or_build(target, build)
+    check_trained(student, 0.0, what=f"student {cache_tag or backbone}")
+    return student

@@ -169,7 +169,7 @@ class _TranslateTrain(_ProjectionSystem):
         parallel_splits: Sequence[str],
         max_pairs: int | None,
         labels: Sequence[str],
-        epochs: int,
+        epochs: int | None,
         lr: float | None,
         batch_size: int,
         max_length: int,
@@ -318,11 +318,11 @@ class AlignmentProjectionTrain(_TranslateTrain):
         parallel_splits: Sequence[str] = ("dev", "test"),
         max_pairs: int | None = None,
         labels: Sequence[str] = DEFAULT_LABELS,
-        epochs: int = 6,
+        epochs: int | None = None,
         lr: float | None = None,
         batch_size: int = 32,
         max_length: int = 128,
-        max_minutes: float | None = 10.0,
+        max_minutes: float | None = None,
         empty_ratio: float | None = 0.5,
     ) -> None:
         if method not in ("garcia", "politov"):
@@ -355,11 +355,11 @@ class ILPProjectionTrain(_TranslateTrain):
         parallel_splits: Sequence[str] = ("dev", "test"),
         max_pairs: int | None = None,
         labels: Sequence[str] = DEFAULT_LABELS,
-        epochs: int = 6,
+        epochs: int | None = None,
         lr: float | None = None,
         batch_size: int = 32,
         max_length: int = 128,
-        max_minutes: float | None = 10.0,
+        max_minutes: float | None = None,
         empty_ratio: float | None = 0.5,
     ) -> None:
         if solver not in ("exact", "greedy"):
@@ -397,11 +397,11 @@ class EasyProjectTrain(_TranslateTrain):
         include_source: bool = False,
         backbone: str = DEFAULT_BACKBONE,
         labels: Sequence[str] = DEFAULT_LABELS,
-        epochs: int = 6,
+        epochs: int | None = None,
         lr: float | None = None,
         batch_size: int = 32,
         max_length: int = 128,
-        max_minutes: float | None = 10.0,
+        max_minutes: float | None = None,
     ) -> None:
         self.source = source
         self.max_source_sentences = max_source_sentences

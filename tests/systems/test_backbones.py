@@ -185,7 +185,7 @@ def test_train_tagger_learns_toy_task(toy_dir: Path, tmp_path: Path) -> None:
 def test_resolve_backbone_hub_name_without_network_raises_clear_error(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("HF_HOME", str(tmp_path))  # an empty hub cache
-    with pytest.raises(ModelUnavailableError, match="--backbone offline") as info:
+    with pytest.raises(ModelUnavailableError, match="--backbone e5-small") as info:
         resolve_backbone("xlm-roberta-large", cache_dir=tmp_path)
     assert "not in the local" in str(info.value)
 
