@@ -24,6 +24,7 @@ BUILTIN_SYSTEMS: dict[str, str] = {
     # Projection family, translate-train (systems.md §1-§3).
     "proj-align-train": "systems.projection.systems:AlignmentProjectionTrain",
     "proj-ilp-train": "systems.projection.systems:ILPProjectionTrain",
+    "proj-ilp-ner-train": "systems.projection.systems:ILPNERProjectionTrain",
     "easyproject-train": "systems.projection.systems:EasyProjectTrain",
     # Projection family, translate-test.
     "proj-align-test": "systems.projection.systems:AlignmentProjectionTest",

@@ -22,6 +22,7 @@ Heavy libraries (torch, transformers) are imported inside functions only.
 from systems.backbones.encoding import SubwordEncoder, Window, length_buckets, pad_windows, shuffled_buckets
 from systems.backbones.labels import repair_iob2, tag_names_for
 from systems.backbones.sources import (
+    is_e5_backbone,
     DEFAULT_BACKBONE,
     backbone_identity,
     cache_root,
@@ -60,6 +61,7 @@ __all__ = [
     "distillation_loss",
     "fit_token_model",
     "freeze_bottom",
+    "is_e5_backbone",
     "is_offline_backbone",
     "length_buckets",
     "load_or_build",
