@@ -68,6 +68,7 @@ def training_report(tagger: Any) -> dict[str, Any]:
         "planned_steps": info.get("planned_steps"),
         "stopped": info.get("stopped"),
         "train_seconds": info.get("train_seconds"),
+        "cpu_seconds": info.get("cpu_seconds"),
     }
     if dev:
         report["dev_f1"] = round(100 * max(dev), 2)

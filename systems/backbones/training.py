@@ -284,7 +284,7 @@ def fit_token_model(
     )
     if settings.max_steps is not None:
         total_steps = max(1, min(total_steps, settings.max_steps))
-    start = time.monotonic()
+    start, cpu_start = time.monotonic(), time.process_time()
     deadline = start + 60 * settings.max_minutes if settings.max_minutes else None
     warmup = int(settings.warmup_ratio * total_steps)
     step = 0
@@ -366,6 +366,8 @@ def fit_token_model(
             "planned_steps": total_steps,
             "warmup_steps": warmup,
             "train_seconds": round(time.monotonic() - start, 2),
+            # CPU seconds of this process (all threads): what the training cost, whatever the load.
+            "cpu_seconds": round(time.process_time() - cpu_start, 1),
             "settings": asdict(settings),
             "seed": seed,
             "n_tags": n_tags,

@@ -134,3 +134,44 @@ def test_a_truncated_file_is_refused_clearly(tmp_path: Path) -> None:
     bad.write_bytes(source.read_bytes()[:5000])
     with pytest.raises(ModelUnavailableError, match=r"e5\.bin: truncated at byte"):
         e5.read_e5_file(bad)
+
+
+@pytest.mark.skipif(not (Path(__file__).resolve().parents[2].parent / "shared" / "data" / "conll2003").is_dir(),
+                    reason="needs ../shared/data/conll2003")
+def test_e5_small_learns_english_ner_in_a_few_dozen_steps(converted: Path) -> None:
+    """The fast learning check of the default run: a real backbone must move off "all O" quickly.
+
+    The conformance checks pass a system that tags everything O; this one does not.
+    """
+    from harness.datasets import load_ner
+    from harness.metrics import score_corpus
+    from systems.backbones import train_tagger
+
+    data = Path(__file__).resolve().parents[2].parent / "shared" / "data"
+    train = load_ner("conll2003", "eng", "train", data_dir=data).sentences[:640]
+    dev = load_ner("conll2003", "eng", "dev", data_dir=data).sentences[:200]
+    tagger = train_tagger(
+        train, labels=["LOC", "MISC", "ORG", "PER"], backbone=str(converted), epochs=1, lr=4e-4, freeze_layers=0,
+        batch_size=16, max_length=64, cache_dir=converted.parent.parent, show_progress=False, min_dev_f1=0.0,
+    )
+    assert tagger.info["steps"] == 40
+    f1 = 100 * score_corpus([s.tags for s in dev], tagger.predict(dev)).f1
+    assert f1 >= 30.0, f"e5-small after 40 steps: dev F1 {f1:.1f}"
+
+
+def test_an_untrained_model_is_refused_with_the_reason() -> None:
+    from harness.errors import UntrainedModelError
+    from systems.backbones.training import check_trained
+
+    class Info:
+        def __init__(self, **info: object) -> None:
+            self.info = info
+
+    with pytest.raises(UntrainedModelError, match="3 optimiser steps ran, none past the 5 warm-up steps .*time budget"):
+        check_trained(Info(steps=3, warmup_steps=5, stopped="time budget"), 5.0, what="fine-tuned e5-small tagger")  # type: ignore[arg-type]
+    with pytest.raises(UntrainedModelError, match="best dev F1 0.40 < 5 after 100 of 878 planned steps"):
+        check_trained(
+            Info(steps=100, warmup_steps=87, planned_steps=878, stopped="time budget", history=[{"dev_f1": 0.004}]),  # type: ignore[arg-type]
+            5.0, what="fine-tuned e5-small tagger",
+        )
+    check_trained(Info(steps=100, warmup_steps=10, history=[{"dev_f1": 0.6}]), 5.0, what="ok")  # type: ignore[arg-type]
