@@ -254,6 +254,9 @@ def _diff_rows(
                 except _Missing as exc:
                     result.notes.append(f"{label}, {name}: left out, {exc}")
                     continue
+                if n == 0:  # nothing changed: no ΔF1 to measure, and no test to count in Holm's family
+                    result.notes.append(f"{label}, {name}: left out, the perturbation changed no sentence")
+                    continue
                 per_lang.append((name, conds, n))
         rows = []
         for name, conds, n in per_lang:
