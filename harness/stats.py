@@ -142,7 +142,9 @@ def paired_randomization(
     if len(a) != len(b):
         raise DataFormatError(f"paired conditions differ in number: {len(a)} vs {len(b)}")
     n = _check_conditions([*a, *b])
-    mean = lambda sa, sb: np.asarray(statistic(sa, sb)).mean(axis=-1)  # noqa: E731
+    def mean(sa: Sequence[np.ndarray], sb: Sequence[np.ndarray]) -> np.ndarray:
+        return np.asarray(np.asarray(statistic(sa, sb)).mean(axis=-1))
+
     totals_a = [c.sum(axis=1) for c in a]
     totals_b = [c.sum(axis=1) for c in b]
     observed = abs(float(mean(totals_a, totals_b)))

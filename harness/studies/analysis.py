@@ -220,7 +220,7 @@ def _diff_stat(kind: str) -> tuple[Any, Any, Any]:
     """(paired statistic over [a conditions..., b conditions...], AR statistic, one-system statistic)."""
     if kind == "delta-f1-difference":
         def one(s: Sequence[np.ndarray]) -> np.ndarray:
-            return f1_of_sums(s[0]) - f1_of_sums(s[1])
+            return np.asarray(f1_of_sums(s[0]) - f1_of_sums(s[1]))
         return (lambda s: one(s[:2]) - one(s[2:])), (lambda sa, sb: one(sa) - one(sb)), one
 
     def single(s: Sequence[np.ndarray]) -> np.ndarray:
@@ -317,6 +317,11 @@ def _row(
     )
 
 
+def _first(score: Any) -> Any:
+    """The statistic ``score`` of the single condition (a metric of one system, with its CI)."""
+    return lambda sums: score(sums[0])
+
+
 def _trend_rows(store: ResultStore, study: StudyRun, comparison: Comparison, result: ComparisonResult, resamples: int) -> None:
     variants = [p for p in study.points.values() if p.variant.base_id == comparison.system]
     for backbone in dict.fromkeys(p.variant.backbone for p in variants):
@@ -354,7 +359,7 @@ def _trend_rows(store: ResultStore, study: StudyRun, comparison: Comparison, res
                 score = METRICS[metric]
                 for name, conds in per_lang:
                     t = trend(xs, conds, metric=metric, resamples=resamples)
-                    cis = [paired_bootstrap([c], lambda s, score=score: score(s[0]), resamples=resamples) for c in conds]
+                    cis = [paired_bootstrap([c], _first(score), resamples=resamples) for c in conds]
                     result.trends.append(
                         TrendRow(
                             comparison.id, comparison.system, backbone, comparison.parameter, metric, label, name,

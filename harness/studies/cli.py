@@ -27,7 +27,10 @@ def study(
     progress: Annotated[bool, typer.Option(help="Show progress bars.")] = True,
 ) -> None:
     """Answer a research question: run or reuse its grid, then write the report with significance."""
-    from harness.cli import console, err_console, fail, split_csv
+    from rich.markup import escape
+
+    from harness.cli import fail, split_csv
+    from harness.console import console, err_console
     from harness.store import ResultStore
     from harness.studies import available_studies, load_study
     from harness.studies.analysis import analyse
@@ -43,13 +46,13 @@ def study(
         results = []
         with ResultStore(store) as result_store:
             for spec in specs:
-                console.print(f"study [bold]{spec.name}[/]: {spec.question}")
+                console.print(f"study [bold]{escape(spec.name)}[/]: {escape(spec.question)}")
                 for note in spec.notes:
-                    err_console.print(f"[yellow]note[/] {note}")
+                    err_console.print(f"[yellow]note[/] {escape(note)}")
                 try:
                     run = run_study(
                         spec, result_store, profile=profile, languages=split_csv(languages), data_dir=data_dir,
-                        report_only=report_only, report=console.print, progress=progress,
+                        report_only=report_only, report=lambda line: console.print(escape(line)), progress=progress,
                     )
                 except KeyboardInterrupt:
                     err_console.print("[yellow]interrupted[/]: finished cells are stored; rerun the same command to resume.")
@@ -58,8 +61,8 @@ def study(
                 results.append(result)
                 for path in write_study_report(result, out):
                     if path.suffix in (".md", ".html"):
-                        console.print(f"wrote {path}")
-                console.print(f"[bold]answer[/]: {answer(result)}")
+                        console.print(f"wrote {escape(str(path))}")
+                console.print(f"[bold]answer[/]: {escape(answer(result))}")
         if all_studies:
             for path in write_index(results, out):
                 console.print(f"wrote {path}")
@@ -71,7 +74,7 @@ def studies() -> None:
     """List bundled studies with their questions and profiles."""
     from rich.table import Table
 
-    from harness.cli import console
+    from harness.console import console
     from harness.studies import available_studies, load_study
 
     table = Table("name", "question", "systems", "profiles", "comparisons")

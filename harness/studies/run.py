@@ -148,7 +148,7 @@ def _complete(store: ResultStore, manifest: RunManifest, run_id: str) -> bool:
 def find_stored_run(store: ResultStore, manifest: RunManifest, *, complete_only: bool = True) -> str | None:
     """The newest stored run equal to ``manifest`` up to the git revision (complete ones first)."""
     wanted = _without_revision(manifest.to_dict())
-    candidates = [r["run_id"] for r in reversed(store.runs(manifest.suite)) if _without_revision(store.manifest(r["run_id"])) == wanted]
+    candidates: list[str] = [str(r["run_id"]) for r in reversed(store.runs(manifest.suite)) if _without_revision(store.manifest(str(r["run_id"]))) == wanted]
     if manifest.run_id in candidates:  # the exact run first
         candidates.remove(manifest.run_id)
         candidates.insert(0, manifest.run_id)
