@@ -279,10 +279,11 @@ def robustness(
 def _register_package_commands() -> None:
     # Each package adds its own commands; this is the one place they are wired in.
     from attacks.cli import register as register_attacks
+    from harness.studies.cli import register as register_studies
     from leaderboards.cli import register as register_leaderboards
     from systems.cli import register as register_systems
 
-    for register in (register_attacks, register_systems, register_leaderboards):
+    for register in (register_attacks, register_systems, register_leaderboards, register_studies):
         register(app)
 
 
