@@ -221,7 +221,6 @@ class Runner:
 
     def _run_system(self, system_config: ComponentConfig, dataset: DatasetConfig, seed: int, summary: RunSummary) -> None:
         from systems import make_system
-        from systems.base import FitContext, system_fingerprint
 
         manifest = self.manifest
         all_keys = {lang: self.cell_keys(system_config.name, dataset, lang, seed) for lang in dataset.languages}

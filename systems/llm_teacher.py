@@ -132,7 +132,8 @@ def choose_demonstrations(sentences: Sequence[Sentence], labels: Sequence[str], 
     """``shots`` labelled sentences that together show every requested type, short ones first.
 
     Deterministic: greedy over the sentences in file order, each pick the one adding the most
-    not-yet-shown types (ties: fewer tokens, then earlier). Sentences longer than ``max_tokens``
+    not-yet-shown types (ties: more entities, up to 4; then length closest to 20 tokens, a
+    typical news sentence; then earlier). Sentences longer than ``max_tokens``
     are skipped so the prompt stays short; entity types outside ``labels`` are dropped from the
     shown answers (DATE when the system is asked for PER/ORG/LOC only).
 
@@ -156,12 +157,27 @@ def choose_demonstrations(sentences: Sequence[Sentence], labels: Sequence[str], 
     while len(chosen) < shots and len(taken) < len(pool):
         best = min(
             (item for item in pool if item[0] not in taken),
-            key=lambda item: (-len({lab for lab, _ in item[1].entities} - shown), len(item[1].tokens), item[0]),
+            key=lambda item: (
+                -len({lab for lab, _ in item[1].entities} - shown),
+                -min(len(item[1].entities), 4),
+                abs(len(item[1].tokens) - 20),
+                item[0],
+            ),
         )
         taken.add(best[0])
         chosen.append(best[1])
         shown |= {lab for lab, _ in best[1].entities}
     return chosen
+
+
+def answer_keys(labels: Sequence[str]) -> list[str]:
+    """Answer keys in the order people write them (PER, ORG, LOC, DATE, then the rest).
+
+    The schema and the demonstrations must agree on it: a grammar forces the schema's key order,
+    and a model shown another order in its demonstrations gets confused.
+    """
+    usual = ("PER", "ORG", "LOC", "DATE")
+    return sorted(labels, key=lambda lab: (usual.index(lab) if lab in usual else len(usual), lab))
 
 
 def answer_object(entities: Sequence[tuple[str, str]], labels: Sequence[str]) -> str:
@@ -170,20 +186,28 @@ def answer_object(entities: Sequence[tuple[str, str]], labels: Sequence[str]) ->
     >>> answer_object([("PER", "Juma"), ("PER", "Juma"), ("LOC", "Dodoma")], ["LOC", "ORG", "PER"])
     '{"PER": ["Juma"], "ORG": [], "LOC": ["Dodoma"]}'
     """
-    ordered = sorted(labels, key=lambda lab: (("PER", "ORG", "LOC", "DATE").index(lab) if lab in ("PER", "ORG", "LOC", "DATE") else 9, lab))
-    out: dict[str, list[str]] = {lab: [] for lab in ordered}
+    out: dict[str, list[str]] = {lab: [] for lab in answer_keys(labels)}
     for label, text in entities:
         if label in out and text not in out[label]:
             out[label].append(text)
     return json.dumps(out, ensure_ascii=False)
 
 
+MAX_ENTITIES_PER_TYPE = 8
+MAX_ENTITY_CHARS = 60
+
+
 def answer_schema(labels: Sequence[str]) -> dict[str, Any]:
     """JSON schema of :func:`answer_object` (sent as ``response_format`` to constrain decoding)."""
     return {
         "type": "object",
-        "properties": {lab: {"type": "array", "items": {"type": "string"}} for lab in labels},
-        "required": list(labels),
+        # Bounded lists and strings: a small model that starts copying the whole sentence, or
+        # listing every word, is cut short by the grammar instead of running out of tokens mid-JSON.
+        "properties": {
+            lab: {"type": "array", "items": {"type": "string", "maxLength": MAX_ENTITY_CHARS}, "maxItems": MAX_ENTITIES_PER_TYPE}
+            for lab in answer_keys(labels)
+        },
+        "required": answer_keys(labels),
         "additionalProperties": False,
     }
 
