@@ -310,8 +310,10 @@ class LlamaServer:
         while True:
             code = self.process.poll()
             if code is not None:
+                time.sleep(0.2)  # let the log settle before reading why it stopped
                 tail = self.log_tail()
-                if "address already in use" in tail.lower() or "couldn't bind" in tail.lower():
+                bind_failed = "address already in use" in tail.lower() or "couldn't bind" in tail.lower()
+                if bind_failed or (code != 0 and not tail and not port_is_free(self.port or 0)):
                     raise _PortTaken(f"port {self.port}: {tail[-200:]}")
                 raise ModelUnavailableError(f"llama-server exited with code {code} before it was ready: {tail[-600:]}")
             try:
