@@ -633,6 +633,8 @@ class BundledGenerator(OpenAICompatibleGenerator):
         super().__init__(
             "http://127.0.0.1:0/v1", model=name, api_key_env="", max_new_tokens=max_new_tokens,
             parallel=parallel, json_schema=json_schema, identity=f"gguf:{self.bundled.sha256}",
+            # Our own server on a shared CPU: a slow answer is load, not an outage (it died → we notice).
+            timeout=3600.0,
         )
         self.threads = threads
         self.port = port
