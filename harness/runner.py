@@ -221,7 +221,6 @@ class Runner:
 
     def _run_system(self, system_config: ComponentConfig, dataset: DatasetConfig, seed: int, summary: RunSummary) -> None:
         from systems import make_system
-        from systems.base import FitContext, system_fingerprint
 
         manifest = self.manifest
         all_keys = {lang: self.cell_keys(system_config.name, dataset, lang, seed) for lang in dataset.languages}
@@ -237,12 +236,35 @@ class Runner:
             return
 
         system = make_system(system_config.name, system_config.param_dict, shared=dict(manifest.shared_params))
+        try:
+            self._fit_and_run(system, system_config, dataset, seed, summary, pending, all_keys)
+        finally:
+            # Systems holding processes or servers (llm-tagger's llama.cpp server) release them here,
+            # also on Ctrl-C and on failure.
+            close = getattr(system, "close", None)
+            if callable(close):
+                close()
+
+    def _fit_and_run(
+        self,
+        system: Any,
+        system_config: ComponentConfig,
+        dataset: DatasetConfig,
+        seed: int,
+        summary: RunSummary,
+        pending: dict[str, list[tuple[CellKey, ComponentConfig | None]]],
+        all_keys: dict[str, list[tuple[CellKey, ComponentConfig | None]]],
+    ) -> None:
+        from systems.base import FitContext, system_fingerprint
+
+        manifest = self.manifest
         fingerprint = system_fingerprint(system)
         mapping = manifest.mapping_for(system_config.name, dataset.name)
+        report: dict[str, Any] = {}
         try:
             if system.tags.trainable:
                 self.report(f"fitting {system_config.name} for {dataset.name} ({', '.join(dataset.languages)}), seed {seed}")
-                system.fit(  # type: ignore[attr-defined]
+                system.fit(
                     FitContext(
                         data_dir=Path(self.data_dir) if self.data_dir else None,
                         target_dataset=dataset.name,
@@ -303,6 +325,10 @@ class Runner:
                     summary.failed.append((key, message))
                     self.report(f"FAILED {message}")
             self._write_robustness(all_keys[lang])
+        # Systems that do their costly work in predict (llm-tagger's labelling) update their report.
+        final = fit_report(system)
+        if final and final != report:
+            self.store.write_fit_report(manifest.run_id, system_config.name, dataset.name, seed, final)
 
     def _load(self, dataset: DatasetConfig, lang: str) -> list[Sentence]:
         loaded = load_ner(dataset.name, lang, dataset.split, data_dir=self.data_dir, orphan_policy=self.manifest.orphan_policy)  # type: ignore[arg-type]

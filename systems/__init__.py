@@ -21,6 +21,7 @@ BUILTIN_SYSTEMS: dict[str, str] = {
     "ts-single": "systems.teacher_student:SingleSourceTeacherStudent",
     "ts-multi": "systems.teacher_student:MultiSourceTeacherStudent",
     "llm-teacher": "systems.llm_teacher:LLMTeacherStudent",
+    "llm-tagger": "systems.llm_teacher:LLMTagger",
     # Projection family, translate-train (systems.md §1-§3).
     "proj-align-train": "systems.projection.systems:AlignmentProjectionTrain",
     "proj-ilp-train": "systems.projection.systems:ILPProjectionTrain",
