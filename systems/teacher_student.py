@@ -144,7 +144,7 @@ class SingleSourceTeacherStudent(_BackboneSystem):
     @property
     def tags(self) -> SystemTags:
         dataset, _ = parse_source(self.source)
-        return SystemTags(labels=get_dataset(dataset).labels, languages=None, deterministic=True, trainable=True)
+        return SystemTags(labels=get_dataset(dataset).labels, languages=None, deterministic=True, trainable=True, accelerator=True)
 
     def _teacher(self) -> DirectTransfer:
         return DirectTransfer(
@@ -293,7 +293,7 @@ class MultiSourceTeacherStudent(SingleSourceTeacherStudent):
 
     @property
     def tags(self) -> SystemTags:
-        return SystemTags(labels=frozenset(self._label_set()), languages=None, deterministic=True, trainable=True)
+        return SystemTags(labels=frozenset(self._label_set()), languages=None, deterministic=True, trainable=True, accelerator=True)
 
     def source_list(self, context: FitContext) -> list[str]:
         """Candidate sources before leaving the target out (discovered, never hard-coded)."""
