@@ -41,8 +41,10 @@ StoreOption = Annotated[Path, typer.Option("--store", help="Result store (SQLite
 
 
 def fail(message: str) -> typer.Exit:
-    """Print a user-facing error and return the exit to raise."""
-    err_console.print(f"[bold red]error:[/] {message}")
+    """Print a user-facing error and return the exit to raise (the message is text, not markup)."""
+    from rich.markup import escape
+
+    err_console.print(f"[bold red]error:[/] {escape(message)}")
     return typer.Exit(2)
 
 

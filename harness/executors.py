@@ -81,7 +81,7 @@ def split_resource_params(
                 continue
             value = values[key]
             if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
-                raise ConfigError(f"{system}.{key} must be a non-negative number of {key[4:].upper()}s; got {value!r}")
+                raise ConfigError(f"{system}.{key} must be a non-negative number of {key[4:-1].upper()}s; got {value!r}")
             resources.setdefault(system, {})[key] = float(value)
     return params, resources
 
