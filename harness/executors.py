@@ -239,7 +239,8 @@ class RayExecutor:
                 )
                 self.report(message)
                 deliver(task, TaskFailed(message))
-                display.finished(index, failed=task.n_cells)
+                display.fail_rest(index)
+                display.finished(index)
                 continue
             ref = remote.options(num_cpus=needed.num_cpus, num_gpus=needed.num_gpus, max_retries=self.max_retries).remote(
                 task, index, board
@@ -258,7 +259,7 @@ class RayExecutor:
         ray.kill(board)
 
     def _collect(self, ray: Any, ref: Any, task: FitTask, cache: WorkCache, deliver: Deliver, display: _Display, index: int) -> None:
-        from harness.work import CellNotRun, FitFailed
+        from harness.work import CellNotRun, CellPredicted, FitFailed
 
         try:
             output = ray.get(ref)
@@ -273,18 +274,20 @@ class RayExecutor:
                 cache.cache_predictions(fingerprint, items)
             for key, payload in output.blobs.items():
                 cache.put_blob(key, payload)
-            failed = 0
             for event in output.events:
                 deliver(task, event)
-                if isinstance(event, CellNotRun) and event.status == "failed":
-                    failed += 1
+                if isinstance(event, CellPredicted):
+                    display.cell(index, failed=False)
+                elif isinstance(event, CellNotRun):
+                    display.cell(index, failed=event.status == "failed")
                 elif isinstance(event, FitFailed):
-                    failed = task.n_cells
-            display.finished(index, failed=failed)
+                    display.fail_rest(index)
+            display.finished(index)
             return
         self.report(f"FAILED {message}")
         deliver(task, TaskFailed(message))
-        display.finished(index, failed=task.n_cells)
+        display.fail_rest(index)
+        display.finished(index)
 
 
 def _first_line(exc: BaseException) -> str:
@@ -300,6 +303,7 @@ class _Display:
     def __init__(self, tasks: Sequence[FitTask], *, live: bool) -> None:
         self._tasks = tasks
         self._state = ["queued"] * len(tasks)
+        self._done = [0] * len(tasks)
         self._failed = [0] * len(tasks)
         self._live: Any = None
         if live:
@@ -326,20 +330,34 @@ class _Display:
                 self._state[index] = "running"
         self._refresh()
 
-    def finished(self, index: int, *, failed: int) -> None:
+    def cell(self, index: int, *, failed: bool) -> None:
+        """One cell of task ``index`` is stored (done or skipped) or failed."""
+        if self._state[index] == "queued":
+            self._state[index] = "running"
+        if failed:
+            self._failed[index] += 1
+        else:
+            self._done[index] += 1
+        self._refresh()
+
+    def fail_rest(self, index: int) -> None:
+        """Every cell of task ``index`` not yet accounted for failed."""
+        self._failed[index] = self._tasks[index].n_cells - self._done[index]
+        self._refresh()
+
+    def finished(self, index: int) -> None:
         self._state[index] = "finished"
-        self._failed[index] = failed
         self._refresh()
 
     def counts(self) -> dict[str, dict[str, int]]:
         out: dict[str, dict[str, int]] = {}
-        for task, state, failed in zip(self._tasks, self._state, self._failed, strict=True):
+        for i, task in enumerate(self._tasks):
             row = out.setdefault(task.system.name, {"done": 0, "running": 0, "failed": 0, "queued": 0})
-            if state == "finished":
-                row["done"] += task.n_cells - failed
-                row["failed"] += failed
-            else:
-                row[state] += task.n_cells
+            row["done"] += self._done[i]
+            row["failed"] += self._failed[i]
+            rest = task.n_cells - self._done[i] - self._failed[i]
+            if self._state[i] != "finished":
+                row[self._state[i]] += rest
         return out
 
     def _refresh(self) -> None:

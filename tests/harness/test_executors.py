@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from harness.executors import RayExecutor, shortfall, split_resource_params, TaskResources
 from harness.errors import ConfigError
+from harness.executors import RayExecutor, TaskResources, shortfall, split_resource_params
 from harness.manifest import load_suite
 from harness.runner import Runner, build_manifest
 from harness.store import ResultStore
@@ -199,3 +199,27 @@ def test_ray_executor_matches_local_with_a_tiny_neural_backbone(ray_cluster, tmp
     run(m, tmp_path / "ray.sqlite", RayExecutor(), data_dir=data, cache_dir=tmp_path / "cache-ray")
     assert any((tmp_path / "cache-ray").iterdir())
     assert exports(tmp_path / "ray.sqlite", tmp_path) == exports(tmp_path / "local.sqlite", tmp_path)
+
+
+def test_progress_display_counts_done_running_failed_queued_per_system() -> None:
+    from harness.executors import _Display
+    from harness.runner import RunSummary
+
+    m = manifest(["gazetteer", f"{FAKES}:CapitalisedIsPerson"], attacks=[], seeds=[0, 1])
+    with ResultStore(":memory:") as store:
+        runner = Runner(m, store)
+        summary = RunSummary(m.run_id)
+        tasks = [runner._plan(s, m.datasets[0], seed, summary) for s in m.systems for seed in m.seeds]
+    display = _Display(tasks, live=False)  # type: ignore[arg-type]
+    display.running([0, 2])
+    for failed in (False, False, True):
+        display.cell(0, failed=failed)
+    assert display.counts()["gazetteer"] == {"done": 2, "running": 1, "failed": 1, "queued": 4}
+    display.cell(0, failed=False)
+    display.finished(0)
+    display.fail_rest(1)
+    display.finished(1)
+    assert display.counts() == {
+        "gazetteer": {"done": 3, "running": 0, "failed": 5, "queued": 0},
+        f"{FAKES}:CapitalisedIsPerson": {"done": 0, "running": 4, "failed": 0, "queued": 4},
+    }
