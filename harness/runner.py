@@ -263,13 +263,13 @@ class Runner:
 
     def _apply(self, task: FitTask, event: WorkEvent, summary: RunSummary) -> None:
         """Score and store what an executor reports; the only place results are written."""
-        from harness.work import CellNotRun, CellPredicted, FitFailed, Fitted, LanguageFinished, TaskFailed
+        from harness.work import CellNotRun, CellPredicted, FitFailed, FitStarted, Fitted, LanguageFinished, TaskFailed
 
         manifest = self.manifest
         name = task.system.name
-        if isinstance(event, Fitted):
-            if event.trainable:
-                self.report(f"fitted {name} for {task.dataset.name} ({', '.join(task.dataset.languages)}), seed {task.seed}")
+        if isinstance(event, FitStarted):
+            self.report(f"fitting {name} for {task.dataset.name} ({', '.join(task.dataset.languages)}), seed {task.seed}")
+        elif isinstance(event, Fitted):
             if event.report:
                 self.store.write_fit_report(manifest.run_id, name, task.dataset.name, task.seed, dict(event.report))
                 self.report(f"{name} fit report: {json.dumps(event.report, default=str)[:400]}")

@@ -119,6 +119,13 @@ class PredictedRow:
 
 
 @dataclass(frozen=True, slots=True)
+class FitStarted:
+    """A trainable system starts fitting (locally this is the "fitting …" line before a long fit)."""
+
+    fingerprint: str
+
+
+@dataclass(frozen=True, slots=True)
 class Fitted:
     """The system is ready (fitted, or nothing to fit); ``report`` is its fit report, maybe empty."""
 
@@ -165,7 +172,7 @@ class TaskFailed:
     message: str
 
 
-WorkEvent = Fitted | FitFailed | CellPredicted | CellNotRun | LanguageFinished | TaskFailed
+WorkEvent = FitStarted | Fitted | FitFailed | CellPredicted | CellNotRun | LanguageFinished | TaskFailed
 
 
 def prediction_cache_key(fingerprint: str, trainable: bool, seed: int) -> str:
@@ -193,6 +200,8 @@ def run_fit_task(task: FitTask, cache: WorkCache, perturbations: dict[tuple[str,
     system = make_system(task.system.name, task.system.param_dict, shared=dict(manifest.shared_params))
     fingerprint = system_fingerprint(system)
     trainable = bool(system.tags.trainable)
+    if trainable:
+        yield FitStarted(fingerprint)
     try:
         report: dict[str, Any] = {}
         if trainable:

@@ -106,3 +106,21 @@ class KillsItsWorker(CapitalisedIsPerson):
         if len(previous) < self.times:
             os.kill(os.getpid(), 9)  # SIGKILL: the worker dies mid-task, as on an OOM kill
         return super().predict(sentences)
+
+
+class SeedDependent(CapitalisedIsPerson):
+    """A trainable fake whose fitted output depends on the seed (even: tags names, odd: nothing)."""
+
+    name = "seed-dependent"
+
+    @property
+    def tags(self) -> SystemTags:
+        return SystemTags(labels=frozenset({self.label}), trainable=True)
+
+    def fit(self, context: object) -> None:
+        self.seed_ = getattr(context, "seed")
+
+    def predict(self, sentences: Sequence[Sentence]) -> list[tuple[str, ...]]:
+        if self.seed_ % 2:
+            return [("O",) * len(s.tokens) for s in sentences]
+        return super().predict(sentences)

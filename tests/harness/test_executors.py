@@ -223,3 +223,13 @@ def test_progress_display_counts_done_running_failed_queued_per_system() -> None
         "gazetteer": {"done": 3, "running": 0, "failed": 5, "queued": 0},
         f"{FAKES}:CapitalisedIsPerson": {"done": 0, "running": 4, "failed": 0, "queued": 4},
     }
+
+
+def test_prediction_cache_is_per_fit_seed_so_executors_agree_on_seed_dependent_fits(ray_cluster, tmp_path: Path) -> None:
+    m = manifest([f"{FAKES}:SeedDependent"], attacks=[], seeds=[0, 1])
+    run(m, tmp_path / "local.sqlite")
+    with ResultStore(tmp_path / "local.sqlite") as store:
+        tp_by_seed = {r.seed: r.tp for r in store.scores_frame(entity_type="ALL", lang="yor").itertuples()}
+    assert tp_by_seed[0] > 0 and tp_by_seed[1] == 0  # seed 1 did not reuse seed 0's cached predictions
+    run(m, tmp_path / "ray.sqlite", RayExecutor())
+    assert exports(tmp_path / "ray.sqlite", tmp_path) == exports(tmp_path / "local.sqlite", tmp_path)
