@@ -116,6 +116,21 @@ def shortfall(needed: TaskResources, nodes: Sequence[Mapping[str, float]]) -> st
     return f"asks for {needed.describe()} but the largest node has {cpus:g} CPU, {gpus:g} GPU"
 
 
+def _check_reachable(address: str, timeout: float = 5.0) -> None:
+    """Fail in seconds when HOST:PORT does not answer (Ray itself keeps retrying for minutes)."""
+    import socket
+
+    host, sep, port = address.rpartition(":")
+    if address == "auto" or "://" in address or not sep or not port.isdigit():
+        return
+    try:
+        socket.create_connection((host, int(port)), timeout=timeout).close()
+    except OSError as exc:
+        raise ConfigError(
+            f"--ray-address {address}: nothing answers there ({exc}); start the head node with `ray start --head --port={port}`"
+        ) from None
+
+
 def import_ray() -> Any:
     """The ``ray`` module, or one clear error naming the extra to install."""
     try:
@@ -204,11 +219,12 @@ class RayExecutor:
             env["PYTHONPATH"] = os.pathsep.join(p for p in sys.path if p and os.path.isdir(p))
             kwargs.update(num_cpus=self.num_cpus, include_dashboard=False)
         else:
+            _check_reachable(self.address)
             kwargs["address"] = self.address
         try:
             ray.init(runtime_env={"env_vars": env}, **kwargs)
-        except ConnectionError as exc:
-            raise ConfigError(f"--ray-address {self.address}: cannot join the Ray cluster ({exc})") from None
+        except (ConnectionError, RuntimeError) as exc:
+            raise ConfigError(f"--ray-address {self.address}: cannot join the Ray cluster ({_first_line(exc)})") from None
         return True
 
     def execute(self, tasks: Sequence[FitTask], cache: WorkCache, deliver: Deliver) -> None:
@@ -226,8 +242,9 @@ class RayExecutor:
         nodes = [dict(n["Resources"]) for n in ray.nodes() if n.get("Alive")]
         cluster_gpus = sum(n.get("GPU", 0.0) for n in nodes)
         remote = ray.remote(_run_on_worker)
-        board = ray.remote(num_cpus=0)(_Board).remote()
         display = _Display(tasks, live=self.progress)
+        # Which tasks are running (not queued) only matters to the live table: no actor without it.
+        board = ray.remote(num_cpus=0)(_Board).remote() if display.is_live else None
         in_flight: dict[Any, int] = {}
         for index, task in enumerate(tasks):
             needed = declared_resources(task, cluster_gpus, self.resources)
@@ -246,17 +263,24 @@ class RayExecutor:
                 task, index, board
             )
             in_flight[ref] = index
-        with display:
-            while in_flight:
-                ready, _ = ray.wait(list(in_flight), num_returns=1, timeout=self.poll_seconds)
-                for ref in ready:
-                    index = in_flight.pop(ref)
-                    self._collect(ray, ref, tasks[index], cache, deliver, display, index)
-                try:
-                    display.running(ray.get(board.snapshot.remote(), timeout=5))
-                except Exception:  # noqa: BLE001 - the display is best effort, the results are not
-                    pass
-        ray.kill(board)
+        try:
+            with display:
+                while in_flight:
+                    ready, _ = ray.wait(list(in_flight), num_returns=1, timeout=self.poll_seconds)
+                    for ref in ready:
+                        index = in_flight.pop(ref)
+                        self._collect(ray, ref, tasks[index], cache, deliver, display, index)
+                    if board is not None:
+                        try:
+                            display.running(ray.get(board.snapshot.remote(), timeout=5))
+                        except Exception:  # noqa: BLE001 - the display is best effort, the results are not
+                            pass
+        finally:
+            # Ctrl-C or an error on the driver: stop what it no longer waits for (a rerun resumes).
+            for ref in in_flight:
+                ray.cancel(ref, force=True)
+            if board is not None:
+                ray.kill(board)
 
     def _collect(self, ray: Any, ref: Any, task: FitTask, cache: WorkCache, deliver: Deliver, display: _Display, index: int) -> None:
         from harness.work import CellNotRun, CellPredicted, FitFailed
@@ -313,6 +337,10 @@ class _Display:
 
             if console.is_terminal:
                 self._live = Live(self._render(), console=console, refresh_per_second=4, transient=False)
+
+    @property
+    def is_live(self) -> bool:
+        return self._live is not None
 
     def __enter__(self) -> _Display:
         if self._live is not None:
