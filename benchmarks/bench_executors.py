@@ -115,7 +115,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         print(f"local: {results['local']:.1f} s")
         for workers in (1, 2):
             started = time.perf_counter()
-            ray.init(num_cpus=workers, include_dashboard=False, log_to_driver=False, configure_logging=False,
+            ray.init(address="local", num_cpus=workers, include_dashboard=False, log_to_driver=False, configure_logging=False,
                      runtime_env={"env_vars": env})
             init_seconds = time.perf_counter() - started
             label = f"ray-{workers}"

@@ -217,7 +217,8 @@ class RayExecutor:
         kwargs: dict[str, Any] = {"log_to_driver": False, "configure_logging": False}
         if self.address is None:
             env["PYTHONPATH"] = os.pathsep.join(p for p in sys.path if p and os.path.isdir(p))
-            kwargs.update(num_cpus=self.num_cpus, include_dashboard=False)
+            # address="local": a new instance, never a `ray start` cluster found on this machine.
+            kwargs.update(address="local", num_cpus=self.num_cpus, include_dashboard=False)
         else:
             _check_reachable(self.address)
             kwargs["address"] = self.address

@@ -30,7 +30,7 @@ REPO = Path(__file__).resolve().parents[2]
 def ray_cluster():  # type: ignore[no-untyped-def]
     # Workers import the test fakes from this checkout, whatever the venv's editable install points to.
     ray.init(
-        num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False,
+        address="local", num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False,
         runtime_env={"env_vars": {"PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}},
     )
     yield ray
