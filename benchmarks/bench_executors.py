@@ -89,48 +89,65 @@ def _run(manifest: Any, store_path: Path, executor: Any) -> tuple[float, Any]:
     return seconds, rows
 
 
+def _timed_runs(manifest: Any, tmp: Path, tag: str, workers: Sequence[int]) -> tuple[dict[str, float], dict[str, Any], dict[str, float]]:
+    """Wall time of the local run and of Ray runs with each number of workers (fresh stores)."""
+    import ray
+
+    from harness.executors import RayExecutor
+
+    env = {"PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
+    seconds: dict[str, float] = {}
+    scores: dict[str, Any] = {}
+    init: dict[str, float] = {}
+    seconds["local"], scores["local"] = _run(manifest, tmp / f"{tag}-local.sqlite", None)
+    for n in workers:
+        label = f"ray-{n}"
+        started = time.perf_counter()
+        ray.init(address="local", num_cpus=n, include_dashboard=False, log_to_driver=False, configure_logging=False,
+                 runtime_env={"env_vars": env})
+        init[label] = time.perf_counter() - started
+        seconds[label], scores[label] = _run(manifest, tmp / f"{tag}-{label}.sqlite", RayExecutor())
+        ray.shutdown()
+    if any(v != scores["local"] for v in scores.values()):
+        raise SystemExit("stored scores differ between executors")
+    return seconds, scores, init
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seeds", type=int, default=16, help="seeds (fit tasks); cells = 4 × seeds")
     parser.add_argument("--ms", type=float, default=500.0, help="CPU milliseconds per sentence (4 sentences per cell)")
     args = parser.parse_args(argv)
 
-    import ray
-
-    from harness.executors import RayExecutor
     from harness.manifest import load_suite
     from harness.runner import build_manifest
 
-    manifest = build_manifest(
-        load_suite("smoke"), systems=[SYSTEM], attacks=[], seeds=list(range(args.seeds)), system_params={SYSTEM: {"ms": args.ms}}
-    )
+    def grid(ms: float) -> Any:
+        return build_manifest(
+            load_suite("smoke"), systems=[SYSTEM], attacks=[], seeds=list(range(args.seeds)), system_params={SYSTEM: {"ms": ms}}
+        )
+
     cells = 4 * args.seeds
     cell_seconds = 4 * args.ms / 1000.0
     print(f"grid: {cells} cells in {args.seeds} fit tasks, {cell_seconds:.2f} s CPU per cell; load before: {os.getloadavg()}")
-    env = {"PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
-    results: dict[str, float] = {}
-    scores = {}
     with tempfile.TemporaryDirectory() as tmp:
-        results["local"], scores["local"] = _run(manifest, Path(tmp) / "local.sqlite", None)
-        print(f"local: {results['local']:.1f} s")
-        for workers in (1, 2):
-            started = time.perf_counter()
-            ray.init(address="local", num_cpus=workers, include_dashboard=False, log_to_driver=False, configure_logging=False,
-                     runtime_env={"env_vars": env})
-            init_seconds = time.perf_counter() - started
-            label = f"ray-{workers}"
-            results[label], scores[label] = _run(manifest, Path(tmp) / f"{label}.sqlite", RayExecutor())
-            ray.shutdown()
-            print(f"{label}: {results[label]:.1f} s (+ ray.init {init_seconds:.1f} s)")
-    if not scores["local"] == scores["ray-1"] == scores["ray-2"]:
-        raise SystemExit("stored scores differ between executors")
-    overhead = (results["ray-1"] - results["local"]) / cells
+        # Overhead: the same grid with cells that cost nothing, one worker; what remains is Ray's
+        # (task submission, worker start, pickling the task and its predictions, the wait loop).
+        empty, _, _ = _timed_runs(grid(0.0), Path(tmp), "empty", [1])
+        print(f"zero-cost grid: local {empty['local']:.2f} s, ray-1 {empty['ray-1']:.2f} s")
+        results, _, init = _timed_runs(grid(args.ms), Path(tmp), "busy", [1, 2])
     print(f"load after: {os.getloadavg()}")
     print("| run | wall (s) | per cell (s) | speed-up vs local |")
     print("|---|---|---|---|")
     for label, seconds in results.items():
-        print(f"| {label} | {seconds:.1f} | {seconds / cells:.3f} | {results['local'] / seconds:.2f}× |")
-    print(f"Ray overhead per cell (ray-1 − local): {overhead * 1000:.0f} ms = {100 * overhead / cell_seconds:.1f}% of a {cell_seconds:.1f} s cell")
+        extra = f" (+ ray.init {init[label]:.1f} s)" if label in init else ""
+        print(f"| {label} | {seconds:.1f}{extra} | {seconds / cells:.3f} | {results['local'] / seconds:.2f}× |")
+    overhead = (empty["ray-1"] - empty["local"]) / cells
+    busy_overhead = (results["ray-1"] - results["local"]) / cells
+    print(f"Ray overhead per cell, zero-cost grid (ray-1 − local): {overhead * 1000:.0f} ms = "
+          f"{100 * overhead / cell_seconds:.2f}% of a {cell_seconds:.1f} s cell")
+    print(f"Ray overhead per cell, busy grid (ray-1 − local; load-sensitive): {busy_overhead * 1000:.0f} ms = "
+          f"{100 * busy_overhead / cell_seconds:.1f}% of a {cell_seconds:.1f} s cell")
 
 
 if __name__ == "__main__":
