@@ -41,8 +41,10 @@ StoreOption = Annotated[Path, typer.Option("--store", help="Result store (SQLite
 
 
 def fail(message: str) -> typer.Exit:
-    """Print a user-facing error and return the exit to raise."""
-    err_console.print(f"[bold red]error:[/] {message}")
+    """Print a user-facing error and return the exit to raise (the message is text, not markup)."""
+    from rich.markup import escape
+
+    err_console.print(f"[bold red]error:[/] {escape(message)}")
     return typer.Exit(2)
 
 
@@ -94,14 +96,31 @@ def run(
     data_dir: DataDirOption = None,
     store: StoreOption = DEFAULT_STORE,
     progress: Annotated[bool, typer.Option(help="Show progress bars.")] = True,
+    executor: Annotated[str | None, typer.Option(help="Where cells run: local (default) or ray (the suite's `executor` otherwise).")] = None,
+    ray_address: Annotated[str | None, typer.Option(help="Join a Ray cluster: auto or HOST:PORT (default: start Ray on this machine).")] = None,
+    cache_dir: Annotated[Path | None, typer.Option(help="Trained artefacts (default $XNER_CACHE_DIR); a path every Ray node shares.")] = None,
 ) -> None:
     """Run a suite: every system on every language, clean and under every perturbation."""
+    import dataclasses
+
+    from harness.executors import make_executor, split_resource_params
     from harness.manifest import load_suite
     from harness.runner import Runner, build_manifest
     from harness.store import ResultStore
 
     try:
         spec = load_suite(suite)
+        # num_cpus / num_gpus say where a fit runs, not what it computes: not system parameters.
+        suite_params, suite_resources = split_resource_params(spec.system_params)
+        cli_params, cli_resources = split_resource_params(parse_params(param))
+        spec = dataclasses.replace(spec, system_params=suite_params)
+        resources = {name: {**suite_resources.get(name, {}), **cli_resources.get(name, {})} for name in {*suite_resources, *cli_resources}}
+        chosen_executor = make_executor(
+            executor or spec.executor, address=ray_address, resources=resources, progress=progress, report=console.print
+        )
+        if cache_dir is not None:
+            # Also read by components that do not get a FitContext, and inherited by local Ray workers.
+            os.environ["XNER_CACHE_DIR"] = str(cache_dir.resolve())
         shared: dict[str, Any] = {}
         if backbone:
             shared["backbone"] = backbone
@@ -118,7 +137,7 @@ def run(
             languages=split_csv(languages),
             seeds=[int(s) for s in split_csv(seeds) or []] or None,
             shared_params=shared,
-            system_params=parse_params(param),
+            system_params=cli_params,
             max_sentences=max_sentences,
         )
         console.print(
@@ -127,7 +146,10 @@ def run(
             f"perturbations={','.join(p.name for p in manifest.perturbations) or 'none'} store={store}"
         )
         with ResultStore(store) as result_store:
-            runner = Runner(manifest, result_store, data_dir=data_dir, batch_size=batch_size, report=console.print, progress=progress)
+            runner = Runner(
+                manifest, result_store, data_dir=data_dir, batch_size=batch_size, report=console.print, progress=progress,
+                cache_dir=None if cache_dir is None else cache_dir.resolve(), executor=chosen_executor,
+            )
             try:
                 summary = runner.run()
             except KeyboardInterrupt:

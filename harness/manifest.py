@@ -215,6 +215,8 @@ class SuiteSpec:
     seeds: tuple[int, ...]
     label_overrides: Mapping[str, Any]
     path: str
+    # Where the cells run ("local" or "ray"); not part of the manifest: it never changes a result.
+    executor: str = "local"
 
 
 def available_suites() -> list[str]:
@@ -236,7 +238,7 @@ def load_suite(name_or_path: str) -> SuiteSpec:
     return parse_suite(data, str(path))
 
 
-_SUITE_KEYS = {"name", "description", "systems", "system_params", "datasets", "perturbations", "seeds", "label_map"}
+_SUITE_KEYS = {"name", "description", "systems", "system_params", "datasets", "perturbations", "seeds", "label_map", "executor"}
 
 
 def parse_suite(data: Mapping[str, Any], path: str = "<suite>") -> SuiteSpec:
@@ -265,6 +267,9 @@ def parse_suite(data: Mapping[str, Any], path: str = "<suite>") -> SuiteSpec:
     seeds = data.get("seeds", [0])
     if not (isinstance(seeds, list) and seeds and all(isinstance(s, int) for s in seeds)):
         raise ConfigError(f"{path}: 'seeds' must be a non-empty list of integers")
+    executor = data.get("executor", "local")
+    if executor not in ("local", "ray"):
+        raise ConfigError(f"{path}: 'executor' must be \"local\" or \"ray\"; got {executor!r}")
     return SuiteSpec(
         name=str(data["name"]),
         description=str(data.get("description", "")),
@@ -275,4 +280,5 @@ def parse_suite(data: Mapping[str, Any], path: str = "<suite>") -> SuiteSpec:
         seeds=tuple(seeds),
         label_overrides=dict(data.get("label_map", {})),
         path=path,
+        executor=executor,
     )

@@ -16,11 +16,11 @@ import traceback
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, is_dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from harness import __version__
 from harness.data import Sentence, tag_errors
-from harness.datasets import data_files, get_dataset, languages as dataset_languages, load_ner
+from harness.datasets import data_files, get_dataset, languages as dataset_languages
 from harness.errors import ConfigError, SystemFailure, XnerError
 from harness.manifest import (
     ComponentConfig,
@@ -35,6 +35,10 @@ from harness.manifest import (
 from harness.metrics import SCORER_VERSION, count_sentence
 from harness.robustness import robustness_row, worst_case_row
 from harness.store import CLEAN, CellKey, ResultStore, SentenceOutcome
+
+if TYPE_CHECKING:
+    from harness.executors import Executor
+    from harness.work import FitTask, PredictedRow, WorkEvent
 
 WORST_CASE = "worst-case"
 
@@ -169,6 +173,9 @@ class Runner:
         batch_size: sentences per ``predict`` call; predictions are committed per batch.
         report: called with one human-readable line per event (the CLI prints them).
         progress: draw rich progress bars.
+        cache_dir: where systems put trained artefacts (default ``$XNER_CACHE_DIR``); give a shared
+            path when an executor runs fits on other machines.
+        executor: where fits run (default :class:`harness.executors.LocalExecutor`: here, in order).
     """
 
     def __init__(
@@ -181,6 +188,8 @@ class Runner:
         report: Reporter | None = None,
         progress: bool = False,
         bootstrap_resamples: int = 1000,
+        cache_dir: str | Path | None = None,
+        executor: Executor | None = None,
     ) -> None:
         self.manifest = manifest
         self.store = store
@@ -189,22 +198,33 @@ class Runner:
         self.report = report or (lambda line: None)
         self.progress = progress
         self.bootstrap_resamples = bootstrap_resamples
+        self.cache_dir = cache_dir
+        self.executor = executor
         self._perturbations: dict[tuple[str, str], Any] = {}
 
     # -- public -------------------------------------------------------------------------------
 
     def run(self) -> RunSummary:
+        from harness.executors import LocalExecutor
+
         manifest = self.manifest
         run_id = manifest.run_id
         self.store.record_run(run_id, manifest.suite, manifest.to_dict(), manifest.harness_version, manifest.scorer_version)
         summary = RunSummary(run_id)
         for config in manifest.perturbations:
-            # Keyed by name *and* parameters: a suite may list one perturbation at several severities.
+            # Built once here so that a bad perturbation fails before any work is sent anywhere.
             self._perturbations[(config.name, config.params_hash)] = _make_perturbation(config, self.data_dir)
+        tasks = []
         for system_config in manifest.systems:
             for seed in manifest.seeds:
                 for dataset in manifest.datasets:
-                    self._run_system(system_config, dataset, seed, summary)
+                    task = self._plan(system_config, dataset, seed, summary)
+                    if task is not None:
+                        tasks.append(task)
+        executor = self.executor if self.executor is not None else LocalExecutor(self._perturbations)
+        # The executor runs the fits wherever it likes; results come back here and only here are
+        # they scored and written, one transaction per cell.
+        executor.execute(tasks, self.store, lambda task, event: self._apply(task, event, summary))
         return summary
 
     def cell_keys(self, system: str, dataset: DatasetConfig, lang: str, seed: int) -> list[tuple[CellKey, ComponentConfig | None]]:
@@ -219,216 +239,73 @@ class Runner:
 
     # -- internals ----------------------------------------------------------------------------
 
-    def _run_system(self, system_config: ComponentConfig, dataset: DatasetConfig, seed: int, summary: RunSummary) -> None:
-        from systems import make_system
+    def _plan(self, system_config: ComponentConfig, dataset: DatasetConfig, seed: int, summary: RunSummary) -> FitTask | None:
+        """The fit task of one system × dataset × seed: its cells not yet stored, or None."""
+        from harness.work import FitTask, PendingCell
 
-        manifest = self.manifest
         all_keys = {lang: self.cell_keys(system_config.name, dataset, lang, seed) for lang in dataset.languages}
         pending = {
-            lang: [(k, c) for k, c in keys if self.store.cell_status(k) not in ("done", "skipped")]
+            lang: tuple(PendingCell(k, c) for k, c in keys if self.store.cell_status(k) not in ("done", "skipped"))
             for lang, keys in all_keys.items()
         }
         for lang, keys in all_keys.items():
-            done = {k for k, _ in pending[lang]}
-            summary.reused.extend(k for k, _ in keys if k not in done)
+            todo = {cell.key for cell in pending[lang]}
+            summary.reused.extend(k for k, _ in keys if k not in todo)
         if not any(pending.values()):
             self.report(f"{system_config.name} on {dataset.name} (seed {seed}): all cells already stored")
-            return
+            return None
+        return FitTask(
+            manifest=self.manifest, system=system_config, dataset=dataset, seed=seed,
+            cells=tuple(pending.items()), data_dir=None if self.data_dir is None else str(Path(self.data_dir).resolve()),
+            cache_dir=None if self.cache_dir is None else str(self.cache_dir),
+            batch_size=self.batch_size, show_progress=self.progress,
+        )
 
-        system = make_system(system_config.name, system_config.param_dict, shared=dict(manifest.shared_params))
-        try:
-            self._fit_and_run(system, system_config, dataset, seed, summary, pending, all_keys)
-        finally:
-            # Systems holding processes or servers (llm-tagger's llama.cpp server) release them here,
-            # also on Ctrl-C and on failure.
-            close = getattr(system, "close", None)
-            if callable(close):
-                close()
-
-    def _fit_and_run(
-        self,
-        system: Any,
-        system_config: ComponentConfig,
-        dataset: DatasetConfig,
-        seed: int,
-        summary: RunSummary,
-        pending: dict[str, list[tuple[CellKey, ComponentConfig | None]]],
-        all_keys: dict[str, list[tuple[CellKey, ComponentConfig | None]]],
-    ) -> None:
-        from systems.base import FitContext, system_fingerprint
+    def _apply(self, task: FitTask, event: WorkEvent, summary: RunSummary) -> None:
+        """Score and store what an executor reports; the only place results are written."""
+        from harness.work import CellNotRun, CellPredicted, FitFailed, FitStarted, Fitted, LanguageFinished, TaskFailed
 
         manifest = self.manifest
-        fingerprint = system_fingerprint(system)
-        mapping = manifest.mapping_for(system_config.name, dataset.name)
-        report: dict[str, Any] = {}
-        try:
-            if system.tags.trainable:
-                self.report(f"fitting {system_config.name} for {dataset.name} ({', '.join(dataset.languages)}), seed {seed}")
-                system.fit(
-                    FitContext(
-                        data_dir=Path(self.data_dir) if self.data_dir else None,
-                        target_dataset=dataset.name,
-                        target_languages=dataset.languages,
-                        seed=seed,
-                        show_progress=self.progress,
-                    )
+        name = task.system.name
+        if isinstance(event, FitStarted):
+            self.report(f"fitting {name} for {task.dataset.name} ({', '.join(task.dataset.languages)}), seed {task.seed}")
+        elif isinstance(event, Fitted):
+            if event.report:
+                self.store.write_fit_report(manifest.run_id, name, task.dataset.name, task.seed, dict(event.report))
+                self.report(f"{name} fit report: {json.dumps(event.report, default=str)[:400]}")
+        elif isinstance(event, (FitFailed, TaskFailed)):
+            fingerprint = event.fingerprint if isinstance(event, FitFailed) else ""
+            for cell in task.pending():
+                if self.store.cell_status(cell.key) in ("done", "skipped"):
+                    continue  # stored before the task failed as a whole
+                self.store.write_cell_status(
+                    cell.key, status="failed", error=event.message, system_fingerprint=fingerprint, perturbation_params=cell.params
                 )
-                report = fit_report(system)
-                if report:
-                    self.store.write_fit_report(manifest.run_id, system_config.name, dataset.name, seed, report)
-                    self.report(f"{system_config.name} fit report: {json.dumps(report, default=str)[:400]}")
-        except (KeyboardInterrupt, SystemExit):
-            raise
-        except Exception as exc:  # noqa: BLE001 - any failure of a system fails its cells, not the run
-            message = _describe_failure(f"{system_config.name}.fit", exc)
-            for lang, keys in pending.items():
-                for key, config in keys:
-                    self.store.write_cell_status(
-                        key, status="failed", error=message, system_fingerprint=fingerprint,
-                        perturbation_params=config.param_dict if config else {},
-                    )
-                    summary.failed.append((key, message))
-            self.report(f"FAILED {system_config.name}: {message}")
-            return
-
-        for lang, keys in pending.items():
-            if not keys:
-                continue
-            gold = self._load(dataset, lang)
-            languages = system.tags.languages
-            for key, config in keys:
-                params = config.param_dict if config else {}
-                if languages is not None and lang not in languages:
-                    reason = f"{system_config.name} declares languages {sorted(languages)}, not {lang}"
-                    self.store.write_cell_status(key, status="skipped", error=reason, system_fingerprint=fingerprint, perturbation_params=params)
-                    summary.skipped.append((key, reason))
-                    continue
-                try:
-                    started = time.perf_counter()
-                    outcomes = self._run_cell(system, fingerprint, mapping, gold, key, config)
-                    self.store.write_cell(
-                        key, system_fingerprint=fingerprint, perturbation_params=params,
-                        outcomes=outcomes, seconds=time.perf_counter() - started,
-                    )
-                    summary.computed.append(key)
-                    f1 = _micro_f1(outcomes)
-                    self.report(f"{key.label()} seed={seed}: F1 {100 * f1:.2f} on {len(outcomes)} sentences")
-                except _Unsupported as exc:
-                    self.store.write_cell_status(key, status="skipped", error=str(exc), system_fingerprint=fingerprint, perturbation_params=params)
-                    summary.skipped.append((key, str(exc)))
-                    self.report(f"skipped {key.label()}: {exc}")
-                except (KeyboardInterrupt, SystemExit):
-                    raise
-                except Exception as exc:  # noqa: BLE001
-                    message = _describe_failure(key.label(), exc)
-                    self.store.write_cell_status(key, status="failed", error=message, system_fingerprint=fingerprint, perturbation_params=params)
-                    summary.failed.append((key, message))
-                    self.report(f"FAILED {message}")
-            self._write_robustness(all_keys[lang])
-        # Systems that do their costly work in predict (llm-tagger's labelling) update their report.
-        final = fit_report(system)
-        if final and final != report:
-            self.store.write_fit_report(manifest.run_id, system_config.name, dataset.name, seed, final)
-
-    def _load(self, dataset: DatasetConfig, lang: str) -> list[Sentence]:
-        loaded = load_ner(dataset.name, lang, dataset.split, data_dir=self.data_dir, orphan_policy=self.manifest.orphan_policy)  # type: ignore[arg-type]
-        sentences = loaded.sentences
-        if self.manifest.max_sentences is not None:
-            sentences = sentences[: self.manifest.max_sentences]
-        return sentences
-
-    def _perturbed_set(self, gold: Sequence[Sentence], key: CellKey, config: ComponentConfig) -> list[_PerturbedRow]:
-        """The perturbed test set, from the cache or computed (and cached) deterministically."""
-        from attacks.base import perturb_corpus
-
-        perturbation = self._perturbations[(config.name, config.params_hash)]
-        if not perturbation.supports(key.lang):
-            raise _Unsupported(f"{config.name} does not support language {key.lang!r}")
-        data_hash = hashlib.sha256("\n".join(sentence_hash(s) + "|" + " ".join(s.tags) for s in gold).encode()).hexdigest()[:16]
-        cache_key = f"{data_hash}:{config.name}:{config.params_hash}:{key.seed}"
-        cached = self.store.get_blob(cache_key)
-        if cached is None:
-            perturbed = perturb_corpus(perturbation, gold, key.seed)
-            cached = [
-                {
-                    "tokens": p.sentence.tokens, "tags": p.sentence.tags, "alignment": p.alignment,
-                    "span_map": _mention_map(p),
-                }
-                for p in perturbed
-            ]
-            self.store.put_blob(cache_key, cached)
-        out = []
-        for original, row in zip(gold, cached, strict=True):
-            sentence = Sentence(original.id, original.lang, tuple(row["tokens"]), tuple(row["tags"]))
-            out.append(_PerturbedRow(sentence, tuple(row["alignment"]), tuple(tuple(m) for m in row["span_map"])))
-        return out
-
-    def _run_cell(
-        self,
-        system: Any,
-        fingerprint: str,
-        mapping: LabelMapping,
-        gold: Sequence[Sentence],
-        key: CellKey,
-        config: ComponentConfig | None,
-    ) -> list[SentenceOutcome]:
-        if config is None:
-            inputs = list(gold)
-            alignments: list[tuple[int | None, ...] | None] = [None] * len(gold)
-            span_maps: list[tuple[tuple[int, int, int, int], ...]] = [()] * len(gold)
-            changed = [False] * len(gold)
-        else:
-            perturbed = self._perturbed_set(gold, key, config)
-            inputs = [p.sentence for p in perturbed]
-            alignments = [tuple(p.alignment) for p in perturbed]
-            span_maps = [p.span_map for p in perturbed]
-            changed = [p.sentence.tokens != g.tokens or p.sentence.tags != g.tags for p, g in zip(perturbed, gold, strict=True)]
-        predictions = self._predict(system, fingerprint, inputs, key)
-        outcomes = []
-        for position, (sentence, pred) in enumerate(zip(inputs, predictions, strict=True)):
-            gold_tags = mapping.map_gold(sentence.tags)
-            pred_tags = mapping.map_pred(pred)
-            outcomes.append(
-                SentenceOutcome(
-                    sentence_id=sentence.id, position=position, changed=changed[position],
-                    counts=count_sentence(gold_tags, pred_tags), tokens=sentence.tokens,
-                    gold=gold_tags, pred=pred_tags, alignment=alignments[position],
-                    span_map=span_maps[position],
-                )
+                summary.failed.append((cell.key, event.message))
+            self.report(f"FAILED {name}: {event.message}")
+        elif isinstance(event, CellPredicted):
+            key = event.cell.key
+            started = time.perf_counter()
+            outcomes = score_rows(manifest.mapping_for(name, key.dataset), event.rows)
+            self.store.write_cell(
+                key, system_fingerprint=event.fingerprint, perturbation_params=event.cell.params,
+                outcomes=outcomes, seconds=event.seconds + time.perf_counter() - started,
             )
-        return outcomes
-
-    def _predict(self, system: Any, fingerprint: str, sentences: Sequence[Sentence], key: CellKey) -> list[tuple[str, ...]]:
-        hashes = [sentence_hash(s) for s in sentences]
-        cached = self.store.cached_predictions(fingerprint, hashes)
-        todo = [i for i, h in enumerate(hashes) if h not in cached]
-        # Unique inputs only: perturbations often leave sentences unchanged.
-        unique: dict[str, int] = {}
-        for i in todo:
-            unique.setdefault(hashes[i], i)
-        order = list(unique.values())
-        bar = _ProgressBar(self.progress and len(order) > self.batch_size, f"{key.label()}", len(order))
-        for start in range(0, len(order), self.batch_size):
-            batch_idx = order[start : start + self.batch_size]
-            batch = [sentences[i].unlabelled() for i in batch_idx]
-            try:
-                output = system.predict(batch)
-            except (KeyboardInterrupt, SystemExit):
-                raise
-            except XnerError:
-                raise
-            except Exception as exc:  # noqa: BLE001
-                raise SystemFailure(
-                    f"{system.name}.predict raised {type(exc).__name__}: {exc} (batch of {len(batch)} starting at "
-                    f"sentence {batch[0].id}; {_last_frame(exc)})"
-                ) from exc
-            _check_output(system.name, batch, output)
-            fresh = {hashes[i]: tuple(tags) for i, tags in zip(batch_idx, output, strict=True)}
-            self.store.cache_predictions(fingerprint, fresh)
-            cached.update(fresh)
-            bar.advance(len(batch))
-        bar.close()
-        return [cached[h] for h in hashes]
+            summary.computed.append(key)
+            self.report(f"{key.label()} seed={key.seed}: F1 {100 * _micro_f1(outcomes):.2f} on {len(outcomes)} sentences")
+        elif isinstance(event, CellNotRun):
+            key = event.cell.key
+            self.store.write_cell_status(
+                key, status=event.status, error=event.message, system_fingerprint=event.fingerprint, perturbation_params=event.cell.params
+            )
+            if event.status == "skipped":
+                summary.skipped.append((key, event.message))
+                self.report(f"skipped {key.label()}: {event.message}")
+            else:
+                summary.failed.append((key, event.message))
+                self.report(f"FAILED {event.message}")
+        elif isinstance(event, LanguageFinished):
+            self._write_robustness(self.cell_keys(name, task.dataset, event.lang, task.seed))
 
     def _write_robustness(self, keys: Sequence[tuple[CellKey, ComponentConfig | None]]) -> None:
         clean_key = keys[0][0]
@@ -541,6 +418,22 @@ def _plain(value: Any) -> Any:
         return float(value)
     except (TypeError, ValueError):
         return repr(value)
+
+
+def score_rows(mapping: LabelMapping, rows: Sequence[PredictedRow]) -> list[SentenceOutcome]:
+    """Score a computed cell on the driver: harmonise labels, count spans per sentence."""
+    outcomes = []
+    for position, row in enumerate(rows):
+        gold_tags = mapping.map_gold(row.gold)
+        pred_tags = mapping.map_pred(row.pred)
+        outcomes.append(
+            SentenceOutcome(
+                sentence_id=row.sentence_id, position=position, changed=row.changed,
+                counts=count_sentence(gold_tags, pred_tags), tokens=row.tokens,
+                gold=gold_tags, pred=pred_tags, alignment=row.alignment, span_map=row.span_map,
+            )
+        )
+    return outcomes
 
 
 def _micro_f1(outcomes: Sequence[SentenceOutcome]) -> float:

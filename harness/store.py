@@ -491,6 +491,10 @@ class ResultStore:
             frame = pd.read_sql_query(f"SELECT * FROM sentence_results {where}", self._conn, params=params)
         else:
             raise ConfigError(f"export table must be scores, robustness or sentences; got {table!r}")
+        # Sorted by key, so an export does not depend on the order cells were written in (a
+        # distributed run finishes them in any order).
+        order = [c for c in (*_KEY_COLUMNS.split(", "), "entity_type", "position") if c in frame.columns]
+        frame = frame.sort_values(order, kind="stable").reset_index(drop=True)
         out.parent.mkdir(parents=True, exist_ok=True)
         if out.suffix == ".parquet":
             frame.to_parquet(out, index=False)

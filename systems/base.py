@@ -34,6 +34,8 @@ class SystemTags:
         languages: ISO 639-3 codes it supports; ``None`` means any language.
         deterministic: same input and seed give the same output.
         trainable: the system has ``fit`` and must be fitted before ``predict``.
+        accelerator: a neural system that benefits from a GPU (the Ray executor asks for one when
+            the cluster has GPUs).
         expected_failed_checks: check name → written reason, for checks the system is known to fail.
     """
 
@@ -41,6 +43,7 @@ class SystemTags:
     languages: frozenset[str] | None = None
     deterministic: bool = True
     trainable: bool = False
+    accelerator: bool = False
     expected_failed_checks: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:

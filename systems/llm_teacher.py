@@ -983,7 +983,7 @@ class LLMTeacherStudent(_LLMParams, _BackboneSystem):
 
     @property
     def tags(self) -> SystemTags:
-        return SystemTags(labels=frozenset(self._label_set()), languages=None, deterministic=True, trainable=True)
+        return SystemTags(labels=frozenset(self._label_set()), languages=None, deterministic=True, trainable=True, accelerator=True)
 
     def fit(self, context: FitContext) -> None:
         from systems.backbones import tag_names_for, train_student

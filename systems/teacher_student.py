@@ -182,7 +182,7 @@ class SingleSourceTeacherStudent(_BackboneSystem):
     @property
     def tags(self) -> SystemTags:
         dataset, _ = parse_source(self.source)
-        return SystemTags(labels=get_dataset(dataset).labels, languages=None, deterministic=True, trainable=True)
+        return SystemTags(labels=get_dataset(dataset).labels, languages=None, deterministic=True, trainable=True, accelerator=True)
 
     def _teacher(self, source: str | None = None, epochs: int | None = None, max_train_sentences: int | None = None) -> DirectTransfer:
         """The direct-transfer teacher: with default settings, the very model ``direct-transfer`` trains."""
@@ -355,7 +355,7 @@ class MultiSourceTeacherStudent(SingleSourceTeacherStudent):
 
     @property
     def tags(self) -> SystemTags:
-        return SystemTags(labels=frozenset(self._label_set()), languages=None, deterministic=True, trainable=True)
+        return SystemTags(labels=frozenset(self._label_set()), languages=None, deterministic=True, trainable=True, accelerator=True)
 
     def source_list(self, context: FitContext) -> list[str]:
         """Candidate sources before leaving the target out (discovered, never hard-coded)."""

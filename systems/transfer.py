@@ -133,7 +133,7 @@ class DirectTransfer(_BackboneSystem):
     @property
     def tags(self) -> SystemTags:
         dataset, _ = parse_source(self.source)
-        return SystemTags(labels=get_dataset(dataset).labels, languages=None, deterministic=True, trainable=True)
+        return SystemTags(labels=get_dataset(dataset).labels, languages=None, deterministic=True, trainable=True, accelerator=True)
 
     def fit(self, context: FitContext) -> None:
         from systems.backbones import train_tagger

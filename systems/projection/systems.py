@@ -68,7 +68,7 @@ class _ProjectionSystem:
     @property
     def tags(self) -> SystemTags:
         languages = frozenset(self._languages()) if self._fitted else None
-        return SystemTags(labels=frozenset(self.labels), languages=languages, deterministic=True, trainable=True)
+        return SystemTags(labels=frozenset(self.labels), languages=languages, deterministic=True, trainable=True, accelerator=True)
 
     def _languages(self) -> list[str]:
         raise NotImplementedError
@@ -540,7 +540,7 @@ class _TranslateTest(_ProjectionSystem):
                 "clock-seeded, so links can differ between batches and runs"
             )
             return SystemTags(
-                tags.labels, tags.languages, deterministic=False, trainable=True,
+                tags.labels, tags.languages, deterministic=False, trainable=True, accelerator=tags.accelerator,
                 expected_failed_checks={"check_batch_invariance": reason, "check_order_invariance": reason, "check_deterministic": reason},
             )
         return tags

@@ -83,3 +83,44 @@ class ReportsOnFit(CapitalisedIsPerson):
 
     def fit(self, context: object) -> None:
         self.projection_report_ = {"yor": {"total": 10, "kept": 7, "dropped_marker-count": 3}}
+
+
+class KillsItsWorker(CapitalisedIsPerson):
+    """Kills the process it predicts in (a Ray worker) the first ``times`` times it is called.
+
+    Every call appends its pid to ``log``, so a test can see which processes ran it; once ``log``
+    holds ``times`` pids the system behaves like :class:`CapitalisedIsPerson`.
+    """
+
+    name = "kills-its-worker"
+
+    def __init__(self, label: str = "PER", log: str = "", times: int = 1) -> None:
+        super().__init__(label)
+        self.log = log
+        self.times = times
+
+    def predict(self, sentences: Sequence[Sentence]) -> list[tuple[str, ...]]:
+        previous = open(self.log, encoding="utf-8").read().split() if os.path.exists(self.log) else []
+        with open(self.log, "a", encoding="utf-8") as handle:
+            handle.write(f"{os.getpid()}\n")
+        if len(previous) < self.times:
+            os.kill(os.getpid(), 9)  # SIGKILL: the worker dies mid-task, as on an OOM kill
+        return super().predict(sentences)
+
+
+class SeedDependent(CapitalisedIsPerson):
+    """A trainable fake whose fitted output depends on the seed (even: tags names, odd: nothing)."""
+
+    name = "seed-dependent"
+
+    @property
+    def tags(self) -> SystemTags:
+        return SystemTags(labels=frozenset({self.label}), trainable=True)
+
+    def fit(self, context: object) -> None:
+        self.seed_ = getattr(context, "seed")
+
+    def predict(self, sentences: Sequence[Sentence]) -> list[tuple[str, ...]]:
+        if self.seed_ % 2:
+            return [("O",) * len(s.tokens) for s in sentences]
+        return super().predict(sentences)

@@ -139,7 +139,7 @@ def test_a_truncated_file_is_refused_clearly(tmp_path: Path) -> None:
 @pytest.mark.skipif(not (Path(__file__).resolve().parents[2].parent / "shared" / "data" / "conll2003").is_dir(),
                     reason="needs ../shared/data/conll2003")
 def test_e5_small_learns_english_ner_in_a_few_dozen_steps(converted: Path) -> None:
-    """The fast learning check of the default run: a real backbone must move off "all O" quickly.
+    """The fast learning check of the default run: a real backbone must move off "all O" quickly (~40 steps).
 
     The conformance checks pass a system that tags everything O; this one does not.
     """
@@ -154,7 +154,7 @@ def test_e5_small_learns_english_ner_in_a_few_dozen_steps(converted: Path) -> No
         train, labels=["LOC", "MISC", "ORG", "PER"], backbone=str(converted), epochs=1, lr=4e-4, freeze_layers=0,
         batch_size=16, max_length=64, cache_dir=converted.parent.parent, show_progress=False, min_dev_f1=0.0,
     )
-    assert tagger.info["steps"] == 40
+    assert tagger.info["steps"] == tagger.info["planned_steps"] >= 40  # long sentences add windows
     f1 = 100 * score_corpus([s.tags for s in dev], tagger.predict(dev)).f1
     assert f1 >= 30.0, f"e5-small after 40 steps: dev F1 {f1:.1f}"
 
