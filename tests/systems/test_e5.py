@@ -139,24 +139,28 @@ def test_a_truncated_file_is_refused_clearly(tmp_path: Path) -> None:
 @pytest.mark.skipif(not (Path(__file__).resolve().parents[2].parent / "shared" / "data" / "conll2003").is_dir(),
                     reason="needs ../shared/data/conll2003")
 def test_e5_small_learns_english_ner_in_a_few_dozen_steps(converted: Path) -> None:
-    """The fast learning check of the default run: a real backbone must move off "all O" quickly (~40 steps).
+    """The fast learning check of the default run: a tagger on the real pretrained backbone learns.
 
-    The conformance checks pass a system that tags everything O; this one does not.
+    The conformance checks pass a system that tags everything O; this one does not. To stay cheap
+    on 2 cores it trains only the head over frozen e5-small features (``freeze_layers=12``: no
+    backward pass through the encoder), 120 steps; a tagger that only learnt the O prior scores 0.
     """
     from harness.datasets import load_ner
     from harness.metrics import score_corpus
     from systems.backbones import train_tagger
 
     data = Path(__file__).resolve().parents[2].parent / "shared" / "data"
-    train = load_ner("conll2003", "eng", "train", data_dir=data).sentences[:640]
+    train = load_ner("conll2003", "eng", "train", data_dir=data).sentences[:320]
     dev = load_ner("conll2003", "eng", "dev", data_dir=data).sentences[:200]
     tagger = train_tagger(
-        train, labels=["LOC", "MISC", "ORG", "PER"], backbone=str(converted), epochs=1, lr=4e-4, freeze_layers=0,
+        train, labels=["LOC", "MISC", "ORG", "PER"], backbone=str(converted), epochs=6, lr=2e-2, freeze_layers=12,
         batch_size=16, max_length=64, cache_dir=converted.parent.parent, show_progress=False, min_dev_f1=0.0,
     )
-    assert tagger.info["steps"] == tagger.info["planned_steps"] >= 40  # long sentences add windows
+    assert tagger.info["steps"] == tagger.info["planned_steps"] >= 120  # long sentences add windows
+    losses = [epoch["loss"] for epoch in tagger.info["history"]]
+    assert losses[-1] < losses[0] / 2, losses
     f1 = 100 * score_corpus([s.tags for s in dev], tagger.predict(dev)).f1
-    assert f1 >= 30.0, f"e5-small after 40 steps: dev F1 {f1:.1f}"
+    assert f1 >= 25.0, f"e5-small head after {tagger.info['steps']} steps: dev F1 {f1:.1f}"
 
 
 def test_an_untrained_model_is_refused_with_the_reason() -> None:
