@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 # Hub lookups fail at once instead of retrying for ~23 s when there is no network; users with a
@@ -41,9 +42,18 @@ StoreOption = Annotated[Path, typer.Option("--store", help="Result store (SQLite
 
 
 def fail(message: str) -> typer.Exit:
-    """Print a user-facing error and return the exit to raise."""
-    err_console.print(f"[bold red]error:[/] {message}")
+    """Print a user-facing error and return the exit to raise.
+
+    The message is printed literally: it may quote data (a token ``[red]x[/red]``), which must
+    never be read as Rich markup.
+    """
+    err_console.print(f"[bold red]error:[/] {escape(message)}", soft_wrap=True)
     return typer.Exit(2)
+
+
+def say(line: str) -> None:
+    """Print one progress line literally (it names user data: tokens, files, parameters)."""
+    console.print(line, markup=False, soft_wrap=True)
 
 
 def open_existing_store(path: Path) -> Any:
@@ -62,20 +72,38 @@ def split_csv(value: str | None) -> list[str] | None:
     return items or None
 
 
-def parse_params(items: list[str] | None) -> dict[str, dict[str, Any]]:
-    """``system.key=value`` pairs → {system: {key: value}}; values parsed as JSON when possible."""
-    out: dict[str, dict[str, Any]] = {}
+def parse_params(items: list[str] | None) -> list[tuple[str, str]]:
+    """``target.key=value`` items → ``[("target.key", "value")]``.
+
+    The target (a system or perturbation of the run) and the value's type are resolved later,
+    from the run's components and their signatures (``harness.runner.route_cli_params``).
+    """
+    out: list[tuple[str, str]] = []
     for item in items or []:
         target, sep, raw = item.partition("=")
-        system, dot, key = target.partition(".")
-        if not sep or not dot or not system or not key:
+        owner, dot, key = target.rpartition(".")
+        if not sep or not dot or not owner or not key:
             raise XnerError(f"--param {item!r} must look like system.key=value (e.g. gazetteer.case_fold=true)")
-        try:
-            value: Any = json.loads(raw)
-        except json.JSONDecodeError:
-            value = raw
-        out.setdefault(system, {})[key] = value
+        out.append((target.strip(), raw))
     return out
+
+
+def parse_seeds(value: str | None) -> list[int] | None:
+    """``"0,1,2"`` → ``[0, 1, 2]``; anything else is a one-line error naming the bad item."""
+    items = split_csv(value)
+    if items is None:
+        if value is not None:
+            raise XnerError(f"--seeds {value!r} lists no seed; give comma-separated integers, e.g. --seeds 0,1,2")
+        return None
+    seeds = []
+    for item in items:
+        try:
+            seeds.append(int(item))
+        except ValueError:
+            raise XnerError(f"--seeds must be comma-separated integers (e.g. 0,1,2); {item!r} is not an integer") from None
+    if len(set(seeds)) != len(seeds):
+        raise XnerError(f"--seeds lists a seed twice: {value}")
+    return seeds
 
 
 @app.command()
@@ -97,7 +125,7 @@ def run(
 ) -> None:
     """Run a suite: every system on every language, clean and under every perturbation."""
     from harness.manifest import load_suite
-    from harness.runner import Runner, build_manifest
+    from harness.runner import Runner, build_manifest, variant_label
     from harness.store import ResultStore
 
     try:
@@ -116,18 +144,22 @@ def run(
             systems=split_csv(systems),
             attacks=attack_list,
             languages=split_csv(languages),
-            seeds=[int(s) for s in split_csv(seeds) or []] or None,
+            seeds=parse_seeds(seeds),
             shared_params=shared,
-            system_params=parse_params(param),
+            cli_params=parse_params(param),
             max_sentences=max_sentences,
+            report=say,
         )
-        console.print(
-            f"run [bold]{manifest.run_id}[/] suite={manifest.suite} systems={','.join(s.name for s in manifest.systems)} "
+        if batch_size < 1:
+            raise XnerError(f"--batch-size must be an int ≥ 1, got {batch_size}")
+        perturbation_names = ",".join(variant_label(p, manifest.perturbations) for p in manifest.perturbations)
+        say(
+            f"run {manifest.run_id} suite={manifest.suite} systems={','.join(s.name for s in manifest.systems)} "
             f"languages={','.join(l for d in manifest.datasets for l in d.languages)} "
-            f"perturbations={','.join(p.name for p in manifest.perturbations) or 'none'} store={store}"
+            f"perturbations={perturbation_names or 'none'} store={store}"
         )
         with ResultStore(store) as result_store:
-            runner = Runner(manifest, result_store, data_dir=data_dir, batch_size=batch_size, report=console.print, progress=progress)
+            runner = Runner(manifest, result_store, data_dir=data_dir, batch_size=batch_size, report=say, progress=progress)
             try:
                 summary = runner.run()
             except KeyboardInterrupt:
@@ -135,13 +167,13 @@ def run(
                 raise typer.Exit(130) from None
     except XnerError as exc:
         raise fail(str(exc)) from None
-    console.print(
+    say(
         f"done: {len(summary.computed)} computed, {len(summary.reused)} already stored, "
         f"{len(summary.skipped)} skipped, {len(summary.failed)} failed (run {summary.run_id})"
     )
     if summary.failed:
         for key, message in summary.failed[:10]:
-            err_console.print(f"[red]failed[/] {key.label()}: {message}")
+            err_console.print(f"[red]failed[/] {escape(runner.cell_label(key))}: {escape(message)}")
         raise typer.Exit(1)
 
 
@@ -228,7 +260,7 @@ def results(
     for row in reports:
         console.print(f"fit report of {row['system']} on {row['dataset']} (seed {row['seed']}, run {row['run_id']}): {json.dumps(row['report'], ensure_ascii=False)}")
     for cell in failures:
-        err_console.print(f"[red]failed[/] {cell.key.label()} (run {cell.key.run_id}): {cell.error}")
+        err_console.print(f"[red]failed[/] {escape(cell.key.label())} (run {cell.key.run_id}): {escape(str(cell.error))}")
 
 
 @app.command()
@@ -294,7 +326,7 @@ def main() -> None:
     try:
         app()
     except XnerError as exc:  # a package command that forgot to convert its error
-        err_console.print(f"[bold red]error:[/] {exc}")
+        err_console.print(f"[bold red]error:[/] {escape(str(exc))}", soft_wrap=True)
         sys.exit(2)
 
 

@@ -233,6 +233,10 @@ def load_suite(name_or_path: str) -> SuiteSpec:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: invalid TOML: {exc}") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not a UTF-8 text file ({exc.reason} at byte {exc.start}); a suite is a TOML file") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read suite file: {exc.strerror}") from None
     return parse_suite(data, str(path))
 
 
@@ -265,6 +269,10 @@ def parse_suite(data: Mapping[str, Any], path: str = "<suite>") -> SuiteSpec:
     seeds = data.get("seeds", [0])
     if not (isinstance(seeds, list) and seeds and all(isinstance(s, int) for s in seeds)):
         raise ConfigError(f"{path}: 'seeds' must be a non-empty list of integers")
+    system_params = data.get("system_params", {})
+    if not isinstance(system_params, Mapping) or not all(isinstance(v, Mapping) for v in system_params.values()):
+        raise ConfigError(f"{path}: [system_params.<system>] must be tables of parameter = value")
+    label_overrides = _label_overrides(data.get("label_map", {}), path)
     return SuiteSpec(
         name=str(data["name"]),
         description=str(data.get("description", "")),
@@ -273,6 +281,31 @@ def parse_suite(data: Mapping[str, Any], path: str = "<suite>") -> SuiteSpec:
         datasets=tuple(datasets),
         perturbations=tuple(perturbations),
         seeds=tuple(seeds),
-        label_overrides=dict(data.get("label_map", {})),
+        label_overrides=label_overrides,
         path=path,
     )
+
+
+_LABEL_MAP_KEYS = ("gold_to_outside", "pred_to_outside")
+
+
+def _label_overrides(value: Any, path: str) -> dict[str, dict[str, tuple[str, ...]]]:
+    """``[label_map.<system>]`` tables, checked: a string where a list of labels is expected is an
+    error (it would otherwise be read as a list of its characters)."""
+    if not isinstance(value, Mapping):
+        raise ConfigError(f"{path}: [label_map] must be a table of [label_map.<system>] tables")
+    out: dict[str, dict[str, tuple[str, ...]]] = {}
+    for system, table in value.items():
+        if not isinstance(table, Mapping):
+            raise ConfigError(f"{path}: label_map.{system} must be a table with {' and/or '.join(_LABEL_MAP_KEYS)}")
+        unknown = sorted(set(table) - set(_LABEL_MAP_KEYS))
+        if unknown:
+            raise ConfigError(f"{path}: label_map.{system} has unknown key(s) {', '.join(unknown)}; allowed: {', '.join(_LABEL_MAP_KEYS)}")
+        entry = {}
+        for key, labels in table.items():
+            if not (isinstance(labels, list) and all(isinstance(x, str) and x and x == x.strip() for x in labels)):
+                example = f'["{labels}"]' if isinstance(labels, str) else '["DATE"]'
+                raise ConfigError(f"{path}: label_map.{system}.{key} must be a list of labels, e.g. {example}; got {labels!r}")
+            entry[key] = tuple(labels)
+        out[str(system)] = entry
+    return out

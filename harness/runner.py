@@ -21,7 +21,7 @@ from typing import Any
 from harness import __version__
 from harness.data import Sentence, tag_errors
 from harness.datasets import data_files, get_dataset, languages as dataset_languages, load_ner
-from harness.errors import ConfigError, SystemFailure, XnerError
+from harness.errors import ConfigError, DataFormatError, SystemFailure, XnerError
 from harness.manifest import (
     ComponentConfig,
     DatasetConfig,
@@ -74,16 +74,28 @@ def build_manifest(
     seeds: Sequence[int] | None = None,
     shared_params: Mapping[str, Any] | None = None,
     system_params: Mapping[str, Mapping[str, Any]] | None = None,
+    cli_params: Sequence[tuple[str, str]] | None = None,
     max_sentences: int | None = None,
+    report: Callable[[str], None] | None = None,
 ) -> RunManifest:
     """Resolve a suite plus command-line overrides into a manifest.
 
     Components are instantiated here (cheap: ``__init__`` only stores parameters) so that the
-    manifest records every parameter including defaults, and unknown names fail before any work.
+    manifest records every parameter including defaults, and unknown names or bad values fail
+    before any work.
+
+    Args:
+        cli_params: ``("target.key", "text")`` pairs from ``--param``; the target is a system or a
+            perturbation of this run (``gazetteer.min_count``, ``char-typos.v1.severity``) and the
+            text is parsed by the parameter's annotated type.
+        report: called with one line per note (e.g. a perturbation listed twice).
     """
     from systems import make_system
     from systems.base import describe_system
 
+    note = report or (lambda line: None)
+    if max_sentences is not None and (isinstance(max_sentences, bool) or not isinstance(max_sentences, int) or max_sentences < 1):
+        raise ConfigError(f"--max-sentences must be an int ≥ 1, got {max_sentences!r} (leave it out to evaluate every sentence)")
     shared = dict(shared_params or {})
     params_by_system = {k: dict(v) for k, v in suite.system_params.items()}
     for name, extra in (system_params or {}).items():
@@ -91,20 +103,33 @@ def build_manifest(
     system_names = list(systems) if systems else list(suite.systems)
     if not system_names:
         raise ConfigError("no systems to run: give --systems or list them in the suite")
-    system_configs, label_sets = [], {}
-    for name in dict.fromkeys(system_names):
-        system = make_system(name, params_by_system.get(name), shared=shared)
-        system_configs.append(ComponentConfig.of(name, describe_system(system)["params"]))
-        label_sets[name] = frozenset(system.tags.labels)
-
     if attacks is not None:
         perturbation_configs = [ComponentConfig.of(a) for a in attacks]
     else:
         perturbation_configs = list(suite.perturbations)
-    resolved_perturbations = []
+    by_target = route_cli_params(cli_params or (), list(dict.fromkeys(system_names)), [c.name for c in perturbation_configs])
+    for name, extra in by_target.items():
+        if name in system_names:
+            params_by_system.setdefault(name, {}).update(extra)
+    perturbation_configs = [
+        ComponentConfig.of(c.name, {**c.param_dict, **by_target.get(c.name, {})}) for c in perturbation_configs
+    ]
+    system_configs, label_sets = [], {}
+    for name in dict.fromkeys(system_names):
+        system = make_system(name, params_by_system.get(name), shared=shared)
+        system_configs.append(ComponentConfig.of(name, describe_system(system)["params"]))
+        label_sets[name] = declared_labels(system, name)
+
+    resolved_perturbations: list[ComponentConfig] = []
     for config in perturbation_configs:
         perturbation = _make_perturbation(config, data_dir)
-        resolved_perturbations.append(ComponentConfig.of(perturbation.name, _recorded_params(perturbation)))
+        resolved = ComponentConfig.of(perturbation.name, _recorded_params(perturbation))
+        if any(r.name == resolved.name and r.params_hash == resolved.params_hash for r in resolved_perturbations):
+            # Same name and parameters: the same cells; running it twice would count cells twice.
+            note(f"note: {variant_label(resolved, [*resolved_perturbations, resolved])} is listed more than once "
+                 "with the same parameters; it is run once")
+            continue
+        resolved_perturbations.append(resolved)
 
     dataset_configs, mappings = [], []
     for name, split, suite_langs in suite.datasets:
@@ -113,10 +138,7 @@ def build_manifest(
         wanted = list(languages) if languages else (list(suite_langs) if suite_langs else present)
         missing = [lang for lang in wanted if lang not in present]
         if missing:
-            raise ConfigError(
-                f"dataset {name!r} has no {split} split for {', '.join(missing)} "
-                f"(present: {', '.join(present) or 'none'})"
-            )
+            raise ConfigError(f"dataset {name!r} has no {split} split for {', '.join(missing)} ({_present_splits(name, split, missing, data_dir)})")
         files: dict[str, str] = {}
         for lang in wanted:
             files.update(data_files(name, lang, split, data_dir=data_dir))
@@ -145,6 +167,104 @@ def build_manifest(
         harness_version=__version__,
         git_revision=git_revision(),
     )
+
+
+def _present_splits(name: str, split: str, missing: Sequence[str], data_dir: str | Path | None) -> str:
+    """What is there instead: the splits each missing language has, and the languages with ``split``."""
+    from harness.datasets import available_splits
+
+    with_split = dataset_languages(name, data_dir=data_dir, split=split)
+    parts = []
+    for lang in missing:
+        try:
+            splits = available_splits(name, lang, data_dir=data_dir)
+        except XnerError:
+            splits = []
+        parts.append(f"{lang} has {', '.join(splits) if splits else 'no split at all'}")
+    parts.append(f"languages with a {split} split: {', '.join(with_split) or 'none'}")
+    return "; ".join(parts)
+
+
+def route_cli_params(
+    items: Sequence[tuple[str, str]], systems: Sequence[str], perturbations: Sequence[str]
+) -> dict[str, dict[str, Any]]:
+    """Send each ``--param target.key=text`` to the system or perturbation of this run it names.
+
+    Names may contain dots (``char-typos.v1``), so the longest name the target starts with wins.
+    The text is wrapped as :class:`~harness.params.CliText`, parsed later by the parameter's type.
+
+    >>> route_cli_params([("char-typos.v1.severity", "3")], ["gazetteer"], ["char-typos.v1"])
+    {'char-typos.v1': {'severity': '3'}}
+    >>> route_cli_params([("gazeteer.min_count", "2")], ["gazetteer"], [])
+    Traceback (most recent call last):
+    ...
+    harness.errors.ConfigError: --param gazeteer.min_count=2: 'gazeteer' is not a system or perturbation of this run. Did you mean 'gazetteer'? (systems: gazetteer; perturbations: none)
+    """
+    from harness.params import CliText, close_names
+
+    names = sorted({*systems, *perturbations}, key=len, reverse=True)
+    out: dict[str, dict[str, Any]] = {}
+    for target, text in items:
+        owner = next((n for n in names if target.startswith(n + ".") and len(target) > len(n) + 1), None)
+        if owner is None:
+            guess = target.rsplit(".", 1)[0]
+            raise ConfigError(
+                f"--param {target}={text}: {guess!r} is not a system or perturbation of this run."
+                f"{close_names(guess, names)} (systems: {', '.join(systems) or 'none'}; "
+                f"perturbations: {', '.join(perturbations) or 'none'})"
+            )
+        out.setdefault(owner, {})[target[len(owner) + 1 :]] = CliText(text)
+    return out
+
+
+def declared_labels(system: Any, name: str) -> frozenset[str]:
+    """A system's declared label set, checking the parts of the contract the runner relies on.
+
+    A third-party class (``--systems mod:Class``) without ``predict``, or whose ``tags`` raises,
+    fails here at start-up with one line instead of a traceback in the middle of a run.
+    """
+    if not callable(getattr(system, "predict", None)):
+        raise ConfigError(f"system {name!r} has no predict(sentences) method (see README, 'Your own system')")
+    try:
+        tags = system.tags
+        labels = frozenset(tags.labels)
+    except XnerError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - third-party code: one line naming what failed
+        raise ConfigError(f"system {name!r}: reading its tags raised {type(exc).__name__}: {exc}") from None
+    if not all(isinstance(label, str) and label for label in labels):
+        raise ConfigError(f"system {name!r} declares labels {sorted(map(repr, labels))}; labels must be non-empty strings")
+    return labels
+
+
+def variant_label(config: ComponentConfig, configs: Sequence[ComponentConfig]) -> str:
+    """How a person reads a perturbation: its name, plus the parameters that differ between the
+    variants of that name in ``configs`` (``char-typos.v1[severity=3]``). The params hash stays in
+    machine keys only.
+
+    >>> a, b = ComponentConfig.of("char-typos.v1", {"severity": 1}), ComponentConfig.of("char-typos.v1", {"severity": 3})
+    >>> variant_label(b, [a, b]), variant_label(a, [a])
+    ('char-typos.v1[severity=3]', 'char-typos.v1')
+    """
+    return named_variant(config.name, config.param_dict, [c.param_dict for c in configs if c.name == config.name])
+
+
+def named_variant(name: str, params: Mapping[str, Any], siblings: Sequence[Mapping[str, Any]]) -> str:
+    """``name[k=v,...]`` over the keys whose values differ among ``siblings`` (``name`` alone when none do)."""
+    keys = sorted({k for p in siblings for k in p})
+    differing = [k for k in keys if len({json.dumps(p.get(k), sort_keys=True, default=str) for p in siblings}) > 1]
+    if not differing:
+        return name
+    shown = ",".join(f"{k}={_short(params.get(k))}" for k in differing)
+    return f"{name}[{shown}]"
+
+
+def _short(value: Any) -> str:
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, (list, tuple)):
+        return "+".join(_short(v) for v in value)
+    return str(value)
 
 
 @dataclass
@@ -189,13 +309,28 @@ class Runner:
         self.report = report or (lambda line: None)
         self.progress = progress
         self.bootstrap_resamples = bootstrap_resamples
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+            raise ConfigError(f"batch_size must be an int ≥ 1, got {batch_size!r}")
         self._perturbations: dict[tuple[str, str], Any] = {}
+        self._declared: dict[str, frozenset[str]] = {}  # system fingerprint -> labels, read after fit
+        self._variants = {
+            (c.name, c.params_hash): variant_label(c, manifest.perturbations) for c in manifest.perturbations
+        }
+
+    def cell_label(self, key: CellKey) -> str:
+        """A cell as a person reads it: the perturbation by its variant name, never its hash."""
+        return key.label(self._variants.get((key.perturbation, key.params_hash)))
 
     # -- public -------------------------------------------------------------------------------
 
     def run(self) -> RunSummary:
         manifest = self.manifest
         run_id = manifest.run_id
+        # Data is checked before the run is recorded: a test set that cannot be read (or is empty)
+        # must not leave a run with no cells behind, which boards and submissions would trip over.
+        for dataset in manifest.datasets:
+            for lang in dataset.languages:
+                self._load(dataset, lang)
         self.store.record_run(run_id, manifest.suite, manifest.to_dict(), manifest.harness_version, manifest.scorer_version)
         summary = RunSummary(run_id)
         for config in manifest.perturbations:
@@ -239,6 +374,7 @@ class Runner:
         system = make_system(system_config.name, system_config.param_dict, shared=dict(manifest.shared_params))
         fingerprint = system_fingerprint(system)
         mapping = manifest.mapping_for(system_config.name, dataset.name)
+        self._declared.pop(fingerprint, None)
         try:
             if system.tags.trainable:
                 self.report(f"fitting {system_config.name} for {dataset.name} ({', '.join(dataset.languages)}), seed {seed}")
@@ -255,9 +391,9 @@ class Runner:
                 if report:
                     self.store.write_fit_report(manifest.run_id, system_config.name, dataset.name, seed, report)
                     self.report(f"{system_config.name} fit report: {json.dumps(report, default=str)[:400]}")
-        except (KeyboardInterrupt, SystemExit):
+        except KeyboardInterrupt:
             raise
-        except Exception as exc:  # noqa: BLE001 - any failure of a system fails its cells, not the run
+        except (Exception, SystemExit) as exc:  # noqa: BLE001 - any failure of a system fails its cells, not the run
             message = _describe_failure(f"{system_config.name}.fit", exc)
             for lang, keys in pending.items():
                 for key, config in keys:
@@ -274,6 +410,7 @@ class Runner:
                 continue
             gold = self._load(dataset, lang)
             languages = system.tags.languages
+            self._declared[fingerprint] = frozenset(system.tags.labels)
             for key, config in keys:
                 params = config.param_dict if config else {}
                 if languages is not None and lang not in languages:
@@ -290,15 +427,15 @@ class Runner:
                     )
                     summary.computed.append(key)
                     f1 = _micro_f1(outcomes)
-                    self.report(f"{key.label()} seed={seed}: F1 {100 * f1:.2f} on {len(outcomes)} sentences")
+                    self.report(f"{self.cell_label(key)} seed={seed}: F1 {100 * f1:.2f} on {len(outcomes)} sentences")
                 except _Unsupported as exc:
                     self.store.write_cell_status(key, status="skipped", error=str(exc), system_fingerprint=fingerprint, perturbation_params=params)
                     summary.skipped.append((key, str(exc)))
-                    self.report(f"skipped {key.label()}: {exc}")
+                    self.report(f"skipped {self.cell_label(key)}: {exc}")
                 except (KeyboardInterrupt, SystemExit):
                     raise
                 except Exception as exc:  # noqa: BLE001
-                    message = _describe_failure(key.label(), exc)
+                    message = _describe_failure(self.cell_label(key), exc)
                     self.store.write_cell_status(key, status="failed", error=message, system_fingerprint=fingerprint, perturbation_params=params)
                     summary.failed.append((key, message))
                     self.report(f"FAILED {message}")
@@ -307,6 +444,12 @@ class Runner:
     def _load(self, dataset: DatasetConfig, lang: str) -> list[Sentence]:
         loaded = load_ner(dataset.name, lang, dataset.split, data_dir=self.data_dir, orphan_policy=self.manifest.orphan_policy)  # type: ignore[arg-type]
         sentences = loaded.sentences
+        if not sentences:
+            raise DataFormatError(
+                f"the {dataset.name}/{lang} {dataset.split} set has no sentences (empty file, or only -DOCSTART- "
+                "and blank lines); a test set needs at least one sentence",
+                path=loaded.report.path,
+            )
         if self.manifest.max_sentences is not None:
             sentences = sentences[: self.manifest.max_sentences]
         return sentences
@@ -317,7 +460,7 @@ class Runner:
 
         perturbation = self._perturbations[(config.name, config.params_hash)]
         if not perturbation.supports(key.lang):
-            raise _Unsupported(f"{config.name} does not support language {key.lang!r}")
+            raise _Unsupported(f"{self._variants.get((config.name, config.params_hash), config.name)} does not support language {key.lang!r}")
         data_hash = hashlib.sha256("\n".join(sentence_hash(s) + "|" + " ".join(s.tags) for s in gold).encode()).hexdigest()[:16]
         cache_key = f"{data_hash}:{config.name}:{config.params_hash}:{key.seed}"
         cached = self.store.get_blob(cache_key)
@@ -381,14 +524,21 @@ class Runner:
         for i in todo:
             unique.setdefault(hashes[i], i)
         order = list(unique.values())
-        bar = _ProgressBar(self.progress and len(order) > self.batch_size, f"{key.label()}", len(order))
+        bar = _ProgressBar(self.progress and len(order) > self.batch_size, self.cell_label(key), len(order))
         for start in range(0, len(order), self.batch_size):
             batch_idx = order[start : start + self.batch_size]
             batch = [sentences[i].unlabelled() for i in batch_idx]
             try:
                 output = system.predict(batch)
-            except (KeyboardInterrupt, SystemExit):
-                raise
+            except KeyboardInterrupt:
+                raise  # the user's Ctrl-C stops the run; finished cells are stored
+            except SystemExit as exc:
+                # sys.exit() inside a system is the system misbehaving, not the user stopping the run:
+                # it fails this cell like any other exception and the run goes on.
+                raise SystemFailure(
+                    f"{system.name}.predict called sys.exit({exc.code!r}) (batch of {len(batch)} starting at sentence "
+                    f"{batch[0].id}; {_last_frame(exc)}); a system must raise an exception, never exit the process"
+                ) from None
             except XnerError:
                 raise
             except Exception as exc:  # noqa: BLE001
@@ -396,7 +546,7 @@ class Runner:
                     f"{system.name}.predict raised {type(exc).__name__}: {exc} (batch of {len(batch)} starting at "
                     f"sentence {batch[0].id}; {_last_frame(exc)})"
                 ) from exc
-            _check_output(system.name, batch, output)
+            _check_output(system.name, batch, output, self._declared.get(fingerprint))
             fresh = {hashes[i]: tuple(tags) for i, tags in zip(batch_idx, output, strict=True)}
             self.store.cache_predictions(fingerprint, fresh)
             cached.update(fresh)
@@ -468,7 +618,7 @@ class _ProgressBar:
             self._progress.stop()
 
 
-def _check_output(name: str, batch: Sequence[Sentence], output: object) -> None:
+def _check_output(name: str, batch: Sequence[Sentence], output: object, labels: frozenset[str] | None = None) -> None:
     if not isinstance(output, list) or len(output) != len(batch):
         got = len(output) if isinstance(output, list) else type(output).__name__
         raise SystemFailure(f"{name}.predict must return a list of {len(batch)} tag tuples, got {got}")
@@ -480,6 +630,15 @@ def _check_output(name: str, batch: Sequence[Sentence], output: object) -> None:
         errors = tag_errors(tuple(tags))
         if errors:
             raise SystemFailure(f"{name}.predict returned invalid IOB2 for sentence {sentence.id}: {'; '.join(errors[:3])}")
+        if labels is not None:
+            # A label the system did not declare would be scored as silent false positives.
+            undeclared = sorted({t[2:] for t in tags if t != "O"} - labels)
+            if undeclared:
+                raise SystemFailure(
+                    f"{name}.predict returned label(s) {', '.join(undeclared)} for sentence {sentence.id}, which its "
+                    f"tags do not declare (declared: {', '.join(sorted(labels)) or 'none'}); declare them in "
+                    "SystemTags.labels or stop predicting them"
+                )
 
 
 # Attributes where systems leave what happened during fit (sklearn's trailing-underscore style).
@@ -532,6 +691,8 @@ def _last_frame(exc: BaseException) -> str:
 
 
 def _describe_failure(where: str, exc: BaseException) -> str:
+    if isinstance(exc, SystemExit):
+        return f"{where}: called sys.exit({exc.code!r}) ({_last_frame(exc)}); a system must raise an exception, never exit the process"
     if isinstance(exc, XnerError):
         return f"{where}: {exc}"
     return f"{where}: {type(exc).__name__}: {exc} ({_last_frame(exc)})"

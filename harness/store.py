@@ -119,8 +119,10 @@ class CellKey:
 
         return CellKey(self.run_id, self.system, self.dataset, self.lang, self.split, CLEAN, params_hash({}), self.seed)
 
-    def label(self) -> str:
-        return f"{self.system}::{self.dataset}::{self.lang}::{self.perturbation}"
+    def label(self, perturbation: str | None = None) -> str:
+        """``system::dataset::lang::perturbation`` for people; ``perturbation`` overrides the name
+        with the variant's readable label (``char-typos.v1[severity=3]``)."""
+        return f"{self.system}::{self.dataset}::{self.lang}::{perturbation or self.perturbation}"
 
 
 @dataclass(frozen=True, slots=True)

@@ -184,11 +184,27 @@ def _board_runs(store: ResultStore, suite: str) -> tuple[list[dict[str, Any]], d
     """The suite's runs that share the most recent run's versions, plus notes on the others."""
     from leaderboards.submissions import run_versions, version_conflicts
 
-    runs = store.runs(suite)
-    if not runs:
+    all_runs = store.runs(suite)
+    if not all_runs:
         raise ConfigError(f"no runs of suite {suite!r} in {store.path}; run `xner run {suite}` or submit a system first")
+    # The reference is the most recent run that finished any cell: a run that stopped before its
+    # first cell (bad data, a crash) says nothing about which versions the board holds.
+    finished = {row["run_id"] for row in store.execute("SELECT DISTINCT run_id FROM cells WHERE status='done'")}
+    runs = [run for run in all_runs if run["run_id"] in finished]
+    notes = []
+    empty = [run["run_id"] for run in all_runs if run["run_id"] not in finished]
+    if not runs:
+        raise XnerError(
+            f"the {suite} board has no finished cells yet: run(s) {', '.join(empty)} stored no finished cell "
+            f"(see `xner results --store {store.path}` for failures)"
+        )
+    if empty and all_runs[-1]["run_id"] in empty:
+        notes.append(
+            f"board built from run {runs[-1]['run_id']}, the most recent with finished cells; "
+            f"run(s) {', '.join(empty)} finished no cell"
+        )
     reference = run_versions(store.manifest(runs[-1]["run_id"]))
-    kept, notes = [], []
+    kept = []
     for run in runs:
         conflicts = version_conflicts(reference, run_versions(store.manifest(run["run_id"])))
         if conflicts:

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from harness.data import OUTSIDE, Sentence
 from harness.datasets import get_dataset
 from harness.errors import ConfigError, XnerError
+from harness.params import Annotated, Range
 from systems.base import FitContext, SystemTags
 
 
@@ -51,8 +52,8 @@ class GazetteerTagger:
         train: str = "conll2003/eng/train",
         case_fold: bool = False,
         diacritic_fold: bool = False,
-        min_count: int = 1,
-        max_length: int = 8,
+        min_count: Annotated[int, Range(1)] = 1,
+        max_length: Annotated[int, Range(1)] = 8,
     ) -> None:
         self.train = train
         self.case_fold = case_fold
