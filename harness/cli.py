@@ -125,7 +125,8 @@ def run(
 ) -> None:
     """Run a suite: every system on every language, clean and under every perturbation."""
     from harness.manifest import load_suite
-    from harness.runner import Runner, build_manifest, variant_label
+    from harness.manifest import variant_label
+    from harness.runner import Runner, build_manifest
     from harness.store import ResultStore
 
     try:
@@ -244,6 +245,7 @@ def results(
         frame = result_store.scores_frame(system=system, lang=lang, perturbation=perturbation, entity_type=entity_type)
         failures = result_store.cells(status="failed", system=system, lang=lang)
         reports = result_store.fit_reports(system=system)
+        names = result_store.variant_names()
     if suite is not None:
         frame = frame[frame["suite"] == suite]
     if frame.empty:
@@ -252,7 +254,8 @@ def results(
         table = Table("suite", "system", "dataset", "lang", "perturbation", "seed", "type", "P", "R", "F1", "TP", "FP", "FN", "run")
         for row in frame.sort_values(["suite", "system", "dataset", "lang", "perturbation", "seed"]).itertuples():
             table.add_row(
-                row.suite, row.system, row.dataset, row.lang, row.perturbation, str(row.seed), row.entity_type,
+                row.suite, escape(row.system), row.dataset, row.lang, escape(names.get((row.perturbation, row.params_hash), row.perturbation)),
+                str(row.seed), row.entity_type,
                 f"{100 * row.precision:.2f}", f"{100 * row.recall:.2f}", f"{100 * row.f1:.2f}",
                 str(row.tp), str(row.fp), str(row.fn), row.run_id,
             )
@@ -286,21 +289,33 @@ def robustness(
     suite: Annotated[str | None, typer.Option(help="Only runs of this suite.")] = None,
     system: Annotated[str | None, typer.Option()] = None,
     lang: Annotated[str | None, typer.Option()] = None,
+    run: Annotated[str | None, typer.Option("--run", help="Only this run id (the first characters suffice).")] = None,
     store: StoreOption = DEFAULT_STORE,
 ) -> None:
     """Show robustness rows: F1 on changed sentences before/after, ΔF1 with CI, coverage, consistency."""
 
     with open_existing_store(store) as result_store:
         frame = result_store.robustness_frame(system=system, lang=lang)
+        names = result_store.variant_names()
+        run_ids = sorted({r["run_id"] for r in result_store.runs()})
+    if run is not None:
+        matches = [r for r in run_ids if r.startswith(run)]
+        if len(matches) != 1:
+            from harness.params import close_names
+
+            what = "matches several runs" if matches else "matches no stored run"
+            raise fail(f"--run {run!r} {what}.{close_names(run, run_ids)} Stored runs: {', '.join(run_ids) or 'none'}")
+        frame = frame[frame["run_id"] == matches[0]]
     if suite is not None:
         frame = frame[frame["suite"] == suite]
     if frame.empty:
         console.print("no robustness rows stored (run a suite with perturbations)")
         return
-    table = Table("system", "dataset", "lang", "perturbation", "seed", "coverage", "clean F1", "pert. F1", "ΔF1 [95% CI]", "rel. drop", "recall drop", "consistency")
-    for row in frame.sort_values(["system", "dataset", "lang", "perturbation"]).itertuples():
+    table = Table("run", "system", "dataset", "lang", "perturbation", "seed", "coverage", "clean F1", "pert. F1", "ΔF1 [95% CI]", "rel. drop", "recall drop", "consistency")
+    for row in frame.sort_values(["run_id", "system", "dataset", "lang", "perturbation", "params_hash", "seed"]).itertuples():
         table.add_row(
-            row.system, row.dataset, row.lang, row.perturbation, str(row.seed), f"{100 * row.coverage:.1f}%",
+            row.run_id, escape(row.system), row.dataset, row.lang, escape(names.get((row.perturbation, row.params_hash), row.perturbation)),
+            str(row.seed), f"{100 * row.coverage:.1f}%",
             f"{100 * row.clean_f1:.2f}", f"{100 * row.perturbed_f1:.2f}",
             f"{100 * row.delta_f1:.2f} [{100 * row.delta_ci_low:.2f}, {100 * row.delta_ci_high:.2f}]",
             f"{100 * row.relative_drop:.1f}%", f"{100 * row.recall_drop:.2f}", f"{100 * row.consistency:.1f}%",

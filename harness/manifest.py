@@ -199,6 +199,36 @@ def git_revision() -> str:
     return rev or "unknown"
 
 
+def variant_label(config: ComponentConfig, configs: Sequence[ComponentConfig]) -> str:
+    """How a person reads a perturbation: its name, plus the parameters that differ between the
+    variants of that name in ``configs`` (``char-typos.v1[severity=3]``). The params hash stays in
+    machine keys only.
+
+    >>> a, b = ComponentConfig.of("char-typos.v1", {"severity": 1}), ComponentConfig.of("char-typos.v1", {"severity": 3})
+    >>> variant_label(b, [a, b]), variant_label(a, [a])
+    ('char-typos.v1[severity=3]', 'char-typos.v1')
+    """
+    return named_variant(config.name, config.param_dict, [c.param_dict for c in configs if c.name == config.name])
+
+
+def named_variant(name: str, params: Mapping[str, Any], siblings: Sequence[Mapping[str, Any]]) -> str:
+    """``name[k=v,...]`` over the keys whose values differ among ``siblings`` (``name`` alone when none do)."""
+    keys = sorted({k for p in siblings for k in p})
+    differing = [k for k in keys if len({json.dumps(p.get(k), sort_keys=True, default=str) for p in siblings}) > 1]
+    if not differing:
+        return name
+    shown = ",".join(f"{k}={_short(params.get(k))}" for k in differing)
+    return f"{name}[{shown}]"
+
+
+def _short(value: Any) -> str:
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, (list, tuple)):
+        return "+".join(_short(v) for v in value)
+    return str(value)
+
+
 # --- Suites ------------------------------------------------------------------------------------
 
 

@@ -31,6 +31,7 @@ from harness.manifest import (
     git_revision,
     harmonise,
     params_hash,
+    variant_label,
 )
 from harness.metrics import SCORER_VERSION, count_sentence
 from harness.robustness import robustness_row, worst_case_row
@@ -235,36 +236,6 @@ def declared_labels(system: Any, name: str) -> frozenset[str]:
     if not all(isinstance(label, str) and label for label in labels):
         raise ConfigError(f"system {name!r} declares labels {sorted(map(repr, labels))}; labels must be non-empty strings")
     return labels
-
-
-def variant_label(config: ComponentConfig, configs: Sequence[ComponentConfig]) -> str:
-    """How a person reads a perturbation: its name, plus the parameters that differ between the
-    variants of that name in ``configs`` (``char-typos.v1[severity=3]``). The params hash stays in
-    machine keys only.
-
-    >>> a, b = ComponentConfig.of("char-typos.v1", {"severity": 1}), ComponentConfig.of("char-typos.v1", {"severity": 3})
-    >>> variant_label(b, [a, b]), variant_label(a, [a])
-    ('char-typos.v1[severity=3]', 'char-typos.v1')
-    """
-    return named_variant(config.name, config.param_dict, [c.param_dict for c in configs if c.name == config.name])
-
-
-def named_variant(name: str, params: Mapping[str, Any], siblings: Sequence[Mapping[str, Any]]) -> str:
-    """``name[k=v,...]`` over the keys whose values differ among ``siblings`` (``name`` alone when none do)."""
-    keys = sorted({k for p in siblings for k in p})
-    differing = [k for k in keys if len({json.dumps(p.get(k), sort_keys=True, default=str) for p in siblings}) > 1]
-    if not differing:
-        return name
-    shown = ",".join(f"{k}={_short(params.get(k))}" for k in differing)
-    return f"{name}[{shown}]"
-
-
-def _short(value: Any) -> str:
-    if isinstance(value, bool):
-        return str(value).lower()
-    if isinstance(value, (list, tuple)):
-        return "+".join(_short(v) for v in value)
-    return str(value)
 
 
 @dataclass

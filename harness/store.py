@@ -390,6 +390,27 @@ class ResultStore:
         frame["f1"] = (2 * frame["tp"] / denominator).fillna(0.0)
         return frame
 
+    def variant_names(self) -> dict[tuple[str, str], str]:
+        """(perturbation, params hash) → the name a person reads (``char-typos.v1[severity=3]``).
+
+        Parameters that differ between the stored variants of one perturbation name it; the hash
+        stays in machine keys only.
+        """
+        from harness.manifest import named_variant
+
+        rows = self._conn.execute(
+            "SELECT DISTINCT perturbation, params_hash, perturbation_params FROM cells WHERE perturbation != ?", (CLEAN,)
+        ).fetchall()
+        by_name: dict[str, dict[str, dict[str, Any]]] = {}
+        for name, phash, params in rows:
+            by_name.setdefault(name, {})[phash] = json.loads(params)
+        out = {}
+        for name, variants in by_name.items():
+            siblings = list(variants.values())
+            for phash, params in variants.items():
+                out[(name, phash)] = named_variant(name, params, siblings)
+        return out
+
     def robustness_frame(self, **filters: Any) -> Any:
         import pandas as pd
 

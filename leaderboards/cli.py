@@ -144,7 +144,7 @@ def leaderboard_command(
     suite: Annotated[str, typer.Argument(help="Suite name (as stored with its runs).")],
     format: Annotated[str, typer.Option("--format", help="terminal, md, csv or html.")] = "terminal",
     out: Annotated[Path | None, typer.Option("--out", help="Write to this file instead of stdout.")] = None,
-    view: Annotated[str, typer.Option(help="terminal/csv view: overall, language or type.")] = "overall",
+    view: Annotated[str | None, typer.Option(help="overall, language or type (default: overall; Markdown: every view).")] = None,
     rank_by: Annotated[str, typer.Option(help="auto, clean, perturbed, worst or robustness.")] = "auto",
     resamples: Annotated[int, typer.Option(help="Bootstrap resamples for intervals.")] = 1000,
     store: StoreOption = DEFAULT_STORE,
@@ -156,7 +156,7 @@ def leaderboard_command(
 
     if format not in ("terminal", "md", "csv", "html"):
         raise _fail(f"--format must be terminal, md, csv or html; got {format!r}")
-    if view not in VIEWS:
+    if view is not None and view not in VIEWS:
         raise _fail(f"--view must be one of {', '.join(VIEWS)}; got {view!r}")
     if not store.exists():
         raise _fail(f"no result store at {store}; run `xner run {suite}` or `xner submit` first, or pass --store")
@@ -172,9 +172,9 @@ def leaderboard_command(
             from rich.console import Console
 
             with out.open("w", encoding="utf-8") as fh:
-                Console(file=fh, width=200, highlight=False).print(to_rich(board, view))
+                Console(file=fh, width=200, highlight=False).print(to_rich(board, view or "overall"))
         else:
-            console.print(to_rich(board, view))
+            console.print(to_rich(board, view or "overall"))
         return
     text = render(board, format, view)
     if out is None:

@@ -244,7 +244,7 @@ def worst_sentences(store: ResultStore, board: Board, limit: int = 10) -> list[W
     """Sentences whose error count (FP + FN) grew most under a perturbation, across the board."""
     found: list[WorstSentence] = []
     for row in board.rows:
-        cells = [c for c in store.cells(status="done", system=row.system) if c.key.run_id in row.run_ids]
+        cells = [c for c in store.cells(status="done", system=row.base_system or row.system) if c.key.run_id in row.run_ids]
         clean_cells = {(c.key.run_id, c.key.dataset, c.key.lang, c.key.seed): c.key for c in cells if c.key.perturbation == CLEAN}
         for cell in cells:
             key = cell.key
