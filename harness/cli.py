@@ -119,6 +119,8 @@ def run(
     param: Annotated[list[str] | None, typer.Option("--param", help="system.key=value, repeatable.")] = None,
     max_sentences: Annotated[int | None, typer.Option(help="Evaluate only the first N sentences per language (quick looks).")] = None,
     batch_size: Annotated[int, typer.Option(help="Sentences per predict call.")] = 128,
+    isolate: Annotated[bool, typer.Option("--isolate", help="Run each system in a worker process: a system that exits, crashes or hangs fails only its own cells.")] = False,
+    batch_timeout: Annotated[float, typer.Option(help="With --isolate: seconds allowed per predict batch before the worker is stopped.")] = 120.0,
     data_dir: DataDirOption = None,
     store: StoreOption = DEFAULT_STORE,
     progress: Annotated[bool, typer.Option(help="Show progress bars.")] = True,
@@ -153,6 +155,8 @@ def run(
         )
         if batch_size < 1:
             raise XnerError(f"--batch-size must be an int ≥ 1, got {batch_size}")
+        if not batch_timeout > 0:
+            raise XnerError(f"--batch-timeout must be > 0 seconds, got {batch_timeout:g}")
         perturbation_names = ",".join(variant_label(p, manifest.perturbations) for p in manifest.perturbations)
         say(
             f"run {manifest.run_id} suite={manifest.suite} systems={','.join(s.name for s in manifest.systems)} "
@@ -160,7 +164,10 @@ def run(
             f"perturbations={perturbation_names or 'none'} store={store}"
         )
         with ResultStore(store) as result_store:
-            runner = Runner(manifest, result_store, data_dir=data_dir, batch_size=batch_size, report=say, progress=progress)
+            runner = Runner(
+                manifest, result_store, data_dir=data_dir, batch_size=batch_size, report=say, progress=progress,
+                isolate_timeout=batch_timeout if isolate else None,
+            )
             try:
                 summary = runner.run()
             except KeyboardInterrupt:
@@ -174,7 +181,7 @@ def run(
     )
     if summary.failed:
         for key, message in summary.failed[:10]:
-            err_console.print(f"[red]failed[/] {escape(runner.cell_label(key))}: {escape(message)}")
+            err_console.print(f"[red]failed[/] {escape(runner.cell_label(key))}: {escape(message)}", soft_wrap=True)
         raise typer.Exit(1)
 
 

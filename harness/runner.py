@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import time
 import traceback
 from collections.abc import Callable, Mapping, Sequence
@@ -260,6 +261,9 @@ class Runner:
         batch_size: sentences per ``predict`` call; predictions are committed per batch.
         report: called with one human-readable line per event (the CLI prints them).
         progress: draw rich progress bars.
+        isolate_timeout: when given, every system runs in a worker process (the one ``xner submit
+            system`` uses) and each ``predict`` batch gets this many seconds; a system that exits
+            the process, crashes or hangs then fails its own cells and the run goes on.
     """
 
     def __init__(
@@ -272,6 +276,7 @@ class Runner:
         report: Reporter | None = None,
         progress: bool = False,
         bootstrap_resamples: int = 1000,
+        isolate_timeout: float | None = None,
     ) -> None:
         self.manifest = manifest
         self.store = store
@@ -282,6 +287,10 @@ class Runner:
         self.bootstrap_resamples = bootstrap_resamples
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
             raise ConfigError(f"batch_size must be an int ≥ 1, got {batch_size!r}")
+        if isolate_timeout is not None and not isolate_timeout > 0:
+            raise ConfigError(f"the per-batch time limit must be > 0 seconds, got {isolate_timeout!r}")
+        self.isolate_timeout = isolate_timeout
+        self._worker: Any = None
         self._perturbations: dict[tuple[str, str], Any] = {}
         self._declared: dict[str, frozenset[str]] = {}  # system fingerprint -> labels, read after fit
         self._variants = {
@@ -303,15 +312,38 @@ class Runner:
             for lang in dataset.languages:
                 self._load(dataset, lang)
         self.store.record_run(run_id, manifest.suite, manifest.to_dict(), manifest.harness_version, manifest.scorer_version)
+        self._report_interrupted(run_id)
         summary = RunSummary(run_id)
         for config in manifest.perturbations:
             # Keyed by name *and* parameters: a suite may list one perturbation at several severities.
             self._perturbations[(config.name, config.params_hash)] = _make_perturbation(config, self.data_dir)
-        for system_config in manifest.systems:
-            for seed in manifest.seeds:
-                for dataset in manifest.datasets:
-                    self._run_system(system_config, dataset, seed, summary)
+        # Marked active until it returns or raises: a process that dies (kill -9, os._exit in a
+        # system) leaves the mark, and the next run says what was interrupted.
+        self.store.mark_active(run_id, {"pid": os.getpid(), "started": time.strftime("%Y-%m-%d %H:%M:%S"), "suite": manifest.suite})
+        try:
+            for system_config in manifest.systems:
+                for seed in manifest.seeds:
+                    for dataset in manifest.datasets:
+                        self._run_system(system_config, dataset, seed, summary)
+        finally:
+            if self._worker is not None:
+                self._worker.close()
+                self._worker = None
+            self.store.clear_active(run_id)
         return summary
+
+    def _report_interrupted(self, current: str) -> None:
+        for run_id, info in sorted(self.store.active_runs().items()):
+            pid = int(info.get("pid", 0))
+            if pid != os.getpid() and _alive(pid):
+                continue  # another process is running it right now
+            done = self.store.execute("SELECT COUNT(*) AS n FROM cells WHERE run_id=? AND status='done'", (run_id,))[0]["n"]
+            again = "this run resumes it" if run_id == current else "rerun its command to resume it"
+            self.report(
+                f"note: run {run_id} (suite {info.get('suite', '?')}, started {info.get('started', '?')}) was interrupted "
+                f"before it finished: its process ended without closing the run; {done} finished cell(s) are stored; {again}"
+            )
+            self.store.clear_active(run_id)
 
     def cell_keys(self, system: str, dataset: DatasetConfig, lang: str, seed: int) -> list[tuple[CellKey, ComponentConfig | None]]:
         keys: list[tuple[CellKey, ComponentConfig | None]] = [
@@ -343,7 +375,11 @@ class Runner:
             return
 
         system = make_system(system_config.name, system_config.param_dict, shared=dict(manifest.shared_params))
-        fingerprint = system_fingerprint(system)
+        fingerprint = system_fingerprint(system)  # the same in or out of process: caches are shared
+        if self.isolate_timeout is not None:
+            if self._worker is not None:
+                self._worker.close()  # one worker at a time: the previous system is finished
+            system = self._worker = _isolated(system_config.name, system, self.isolate_timeout)
         mapping = manifest.mapping_for(system_config.name, dataset.name)
         self._declared.pop(fingerprint, None)
         try:
@@ -547,6 +583,32 @@ class Runner:
 
 class _Unsupported(XnerError):
     pass
+
+
+def _alive(pid: int) -> bool:
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _isolated(name: str, system: Any, batch_timeout: float) -> Any:
+    """The system hosted in a worker process (``leaderboards.proxy.SubprocessSystem``), built from
+    the same target and recorded parameters as the in-process one."""
+    from leaderboards.proxy import SubprocessSystem
+    from systems import SYSTEMS
+    from systems.base import describe_system
+
+    target = name if ":" in name and name not in SYSTEMS else SYSTEMS.target(name)
+    if not isinstance(target, str):
+        raise ConfigError(f"system {name!r} is registered as an object, not a 'module:Class' target; it cannot be isolated")
+    params = describe_system(system)["params"]
+    return SubprocessSystem(name=name, target=target, version=str(getattr(system, "version", "1")), params=params, batch_timeout=batch_timeout)
 
 
 @dataclass(frozen=True, slots=True)

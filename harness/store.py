@@ -244,6 +244,21 @@ class ResultStore:
                 (run_id, suite, blob, harness_version, scorer_version, _now()),
             )
 
+    # --- runs in progress (so that a run whose process died is reported at the next run) --------
+
+    def mark_active(self, run_id: str, info: Mapping[str, Any]) -> None:
+        with self.transaction() as conn:
+            conn.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (f"active_run:{run_id}", json.dumps(dict(info))))
+
+    def clear_active(self, run_id: str) -> None:
+        with self.transaction() as conn:
+            conn.execute("DELETE FROM meta WHERE key=?", (f"active_run:{run_id}",))
+
+    def active_runs(self) -> dict[str, dict[str, Any]]:
+        """run id → what the run recorded when it started, for runs not marked finished."""
+        rows = self._conn.execute("SELECT key, value FROM meta WHERE key LIKE 'active_run:%'").fetchall()
+        return {key.split(":", 1)[1]: json.loads(value) for key, value in rows}
+
     def manifest(self, run_id: str) -> dict[str, Any]:
         row = self._conn.execute("SELECT manifest FROM runs WHERE run_id=?", (run_id,)).fetchone()
         if row is None:

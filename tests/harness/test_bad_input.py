@@ -400,3 +400,40 @@ def test_console_script_exit_code_and_single_line(world: dict[str, Path]) -> Non
         "error: --seeds must be comma-separated integers (e.g. 0,1,2); 'abc' is not an integer"
     ]
     assert store_digest(world["store"]) == before
+
+
+@pytest.mark.parametrize(
+    ("system", "message"),
+    [
+        ("ExitsInPredict", "worker exited with code 0 during predict"),
+        ("HardExit", "worker exited with code 3 during predict"),
+        ("Sleeps", "exceeded the time limit of 2 s; the worker was stopped"),
+    ],
+)
+def test_isolate_contains_exit_crash_and_hang_to_their_own_cells(system: str, message: str, world: dict[str, Path]) -> None:
+    result = runner.invoke(
+        app, ["run", str(world["suite"]), "--systems", f"{BAD}:{system},{FAKE}", "--isolate", "--batch-timeout", "2",
+              "--data-dir", str(world["data"]), "--store", str(world["store"]), "--no-progress"],
+    )
+    assert result.exit_code == 1, result.output
+    assert message in result.output and "1 computed" in result.output and "1 failed" in result.output
+    with sqlite3.connect(world["store"]) as conn:
+        statuses = dict(conn.execute("SELECT system, status FROM cells WHERE system LIKE 'tests.%'").fetchall())
+    assert statuses == {f"{BAD}:{system}": "failed", FAKE: "done"}
+
+
+def test_process_killed_in_process_keeps_finished_cells_and_is_reported_next_run(world: dict[str, Path]) -> None:
+    from tests.conftest import xner_executable
+
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
+    base = [xner_executable(), "run", str(world["suite"]), "--data-dir", str(world["data"]), "--store", str(world["store"]), "--no-progress"]
+    died = subprocess.run([*base, "--systems", f"{FAKE},{BAD}:HardExit"], capture_output=True, text=True, env=env, timeout=120)
+    assert died.returncode == 3  # os._exit(3) in process: nothing can run after it ...
+    with sqlite3.connect(world["store"]) as conn:
+        done = conn.execute("SELECT status FROM cells WHERE system=?", (FAKE,)).fetchall()
+    assert done == [("done",)]  # ... but the cell finished before it is stored
+    again = subprocess.run([*base, "--systems", FAKE], capture_output=True, text=True, env=env, timeout=120)
+    assert again.returncode == 0, again.stderr
+    assert "was interrupted before it finished" in again.stdout and "1 finished cell(s) are stored" in again.stdout
+    third = subprocess.run([*base, "--systems", FAKE], capture_output=True, text=True, env=env, timeout=120)
+    assert "interrupted" not in third.stdout  # reported once
