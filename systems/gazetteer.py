@@ -106,6 +106,9 @@ class GazetteerTagger:
         else:
             tables["*"] = self._build(context.load(dataset, lang, split))
         self._tables = tables
+        empty = sorted(t for t, table in tables.items() if not table)
+        # Stored with the run and shown by `xner results`: an empty gazetteer scores 0 for a reason.
+        self.fit_report_ = {"empty_gazetteer": {t: f"no mentions learned from {dataset}/{t}/{split}" for t in empty}} if empty else {}
 
     def fit_sentences(self, sentences: Sequence[Sentence]) -> GazetteerTagger:
         """Train directly from sentences (for tests and notebooks)."""
