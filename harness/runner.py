@@ -22,7 +22,7 @@ from typing import Any
 from harness import __version__
 from harness.data import Sentence, tag_errors
 from harness.datasets import data_files, get_dataset, languages as dataset_languages, load_ner
-from harness.errors import ConfigError, DataFormatError, SystemFailure, XnerError
+from harness.errors import ConfigError, DataFormatError, SystemFailure, UnknownComponentError, XnerError
 from harness.manifest import (
     ComponentConfig,
     DatasetConfig,
@@ -99,6 +99,12 @@ def build_manifest(
     if max_sentences is not None and (isinstance(max_sentences, bool) or not isinstance(max_sentences, int) or max_sentences < 1):
         raise ConfigError(f"--max-sentences must be an int ≥ 1, got {max_sentences!r} (leave it out to evaluate every sentence)")
     shared = dict(shared_params or {})
+    from systems import SYSTEMS
+
+    for name in suite.system_params:
+        if ":" not in name and name not in SYSTEMS:
+            # Parameters for a system nobody can run are a typo, never silently unused.
+            raise UnknownComponentError("system in [system_params]", name, SYSTEMS.names())
     params_by_system = {k: dict(v) for k, v in suite.system_params.items()}
     for name, extra in (system_params or {}).items():
         params_by_system.setdefault(name, {}).update(extra)

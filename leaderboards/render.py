@@ -133,9 +133,15 @@ def to_rich(board: Board, view: str = "overall") -> Any:
     if view not in VIEWS:
         raise ValueError(f"view must be one of {', '.join(VIEWS)}; got {view!r}")
     headers, shown, _ = _TABLES[view](board)
-    table = Table(*headers, title=f"{board.suite} leaderboard ({view})", caption="\n".join(_explain(board)), caption_justify="left")
+    from rich.markup import escape
+
+    # Row names hold brackets (gazetteer[case_fold=true]) and notes quote data: never Rich markup.
+    table = Table(
+        *(escape(h) for h in headers), title=escape(f"{board.suite} leaderboard ({view})"),
+        caption=escape("\n".join(_explain(board))), caption_justify="left",
+    )
     for cells in shown:
-        table.add_row(*cells)
+        table.add_row(*(escape(c) for c in cells))
     return table
 
 

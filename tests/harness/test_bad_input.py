@@ -170,6 +170,8 @@ CASES = [
          "The 'severity' parameter of perturbation 'char-typos.v1' must be one of 1, 2, 3, 4, 5. Got 99 instead."),
     Case("param-perturbation-not-int", run_args("--attacks", "char-typos.v1", "--param", "char-typos.v1.min_length=x"),
          "char-typos.v1.min_length must be an int ≥ 1, got 'x'"),
+    Case("suite-params-unknown-system", suite_body("[system_params.gazeteer]\nmin_count = 2\n"),
+         "Unknown system in [system_params] 'gazeteer'. Did you mean 'gazetteer'?"),
     Case("param-syntax", run_args("--param", "case_fold=true"), "must look like system.key=value"),
     # 7. batch size.
     Case("batch-size-0", run_args("--batch-size", "0"), "--batch-size must be an int ≥ 1, got 0"),

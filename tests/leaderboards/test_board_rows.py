@@ -108,3 +108,26 @@ def test_robustness_has_a_run_column_and_a_run_filter(tmp_path: Path) -> None:
     assert only.exit_code == 0 and first in only.output and second not in only.output
     wrong = cli.invoke(app, ["robustness", "--store", str(path), "--run", "zzz"])
     assert wrong.exit_code == 2 and "--run 'zzz' matches no stored run" in wrong.output
+
+
+def test_terminal_board_prints_bracketed_row_names_literally(store: ResultStore) -> None:
+    from rich.console import Console
+
+    from leaderboards.render import to_rich
+
+    run_smoke(store, [])
+    run_smoke(store, [], system_params={"gazetteer": {"diacritic_fold": True}})
+    console = Console(record=True, width=300)
+    console.print(to_rich(build_board(store, "smoke", resamples=20)))
+    text = console.export_text()
+    assert "gazetteer[diacritic_fold=true]" in text and "gazetteer[diacritic_fold=false]" in text
+
+
+def test_report_frames_name_rows_by_configuration(store: ResultStore) -> None:
+    from leaderboards.report import _frames
+
+    run_smoke(store, ["char-typos.v1"])
+    run_smoke(store, ["char-typos.v1"], system_params={"gazetteer": {"diacritic_fold": True}})
+    board = build_board(store, "smoke", resamples=20)
+    scores, robustness = _frames(store, board)
+    assert set(scores["system"]) == set(robustness["system"]) == {row.system for row in board.rows}
