@@ -210,6 +210,7 @@ def route_cli_params(
     """
     from harness.params import CliText, close_names
 
+    systems, perturbations = list(dict.fromkeys(systems)), list(dict.fromkeys(perturbations))
     names = sorted({*systems, *perturbations}, key=len, reverse=True)
     out: dict[str, dict[str, Any]] = {}
     for target, text in items:
