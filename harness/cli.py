@@ -101,6 +101,8 @@ def parse_seeds(value: str | None) -> list[int] | None:
             seeds.append(int(item))
         except ValueError:
             raise XnerError(f"--seeds must be comma-separated integers (e.g. 0,1,2); {item!r} is not an integer") from None
+        if seeds[-1] < 0:
+            raise XnerError(f"--seeds must be integers ≥ 0 (random generators take no negative seed); got {item}")
     if len(set(seeds)) != len(seeds):
         raise XnerError(f"--seeds lists a seed twice: {value}")
     return seeds
@@ -134,12 +136,14 @@ def run(
     try:
         spec = load_suite(suite)
         shared: dict[str, Any] = {}
-        if backbone:
-            shared["backbone"] = backbone
-        if aligner:
-            shared["aligner"] = aligner
-        if translator:
-            shared["translator"] = translator
+        for option, value in (("--systems", systems), ("--languages", languages)):
+            if value is not None and split_csv(value) is None:
+                raise XnerError(f"{option} {value!r} lists nothing; leave it out to use the suite's, or name at least one")
+        for key, value in (("backbone", backbone), ("aligner", aligner), ("translator", translator)):
+            if value is not None and not value.strip():
+                raise XnerError(f"--{key} is empty; leave it out for each system's default, or name one")
+            if value:
+                shared[key] = value.strip()
         attack_list = None if attacks is None else (split_csv(attacks) or [])
         manifest = build_manifest(
             spec,
@@ -344,12 +348,27 @@ _register_package_commands()
 
 
 def main() -> None:
-    """Console-script entry point."""
+    """Console-script entry point.
+
+    Usage errors Click detects itself (``--max-sentences abc``) get the same one-line ``error:``
+    form as the harness's own errors, with exit code 2.
+    """
     try:
-        app()
+        code = app(standalone_mode=False)
+    except typer.Abort:
+        err_console.print("[yellow]aborted[/]")
+        sys.exit(130)
+    except typer.TyperException as exc:  # typer's (vendored) Click usage errors derive from it
+        ctx = getattr(exc, "ctx", None)
+        where = f" (see `{ctx.command_path} --help`)" if ctx is not None else ""
+        message = exc.format_message() if hasattr(exc, "format_message") else str(exc)
+        if message:  # no_args_is_help has printed the help already and carries no message
+            err_console.print(f"[bold red]error:[/] {escape(message)}{escape(where)}", soft_wrap=True)
+        sys.exit(int(getattr(exc, "exit_code", 2)))
     except XnerError as exc:  # a package command that forgot to convert its error
         err_console.print(f"[bold red]error:[/] {escape(str(exc))}", soft_wrap=True)
         sys.exit(2)
+    sys.exit(code if isinstance(code, int) else 0)
 
 
 if __name__ == "__main__":

@@ -297,8 +297,8 @@ def parse_suite(data: Mapping[str, Any], path: str = "<suite>") -> SuiteSpec:
             raise ConfigError(f"{path}: perturbations[{i}] needs a 'name'")
         perturbations.append(ComponentConfig.of(entry["name"], {k: v for k, v in entry.items() if k != "name"}))
     seeds = data.get("seeds", [0])
-    if not (isinstance(seeds, list) and seeds and all(isinstance(s, int) for s in seeds)):
-        raise ConfigError(f"{path}: 'seeds' must be a non-empty list of integers")
+    if not (isinstance(seeds, list) and seeds and all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in seeds)):
+        raise ConfigError(f"{path}: 'seeds' must be a non-empty list of integers ≥ 0, got {seeds!r}")
     system_params = data.get("system_params", {})
     if not isinstance(system_params, Mapping) or not all(isinstance(v, Mapping) for v in system_params.values()):
         raise ConfigError(f"{path}: [system_params.<system>] must be tables of parameter = value")

@@ -96,6 +96,8 @@ def build_manifest(
     from systems.base import describe_system
 
     note = report or (lambda line: None)
+    if seeds is not None and not all(isinstance(x, int) and not isinstance(x, bool) and x >= 0 for x in seeds):
+        raise ConfigError(f"seeds must be integers ≥ 0 (random generators take no negative seed), got {list(seeds)!r}")
     if max_sentences is not None and (isinstance(max_sentences, bool) or not isinstance(max_sentences, int) or max_sentences < 1):
         raise ConfigError(f"--max-sentences must be an int ≥ 1, got {max_sentences!r} (leave it out to evaluate every sentence)")
     shared = dict(shared_params or {})

@@ -356,6 +356,8 @@ def build_board(
     """
     from leaderboards.submissions import submissions
 
+    if isinstance(resamples, bool) or not isinstance(resamples, int) or resamples < 1:
+        raise ConfigError(f"resamples must be an int ≥ 1, got {resamples!r}")
     if rank_by not in (*RANK_METRICS, "auto"):
         raise ConfigError(f"rank_by must be one of auto, {', '.join(RANK_METRICS)}; got {rank_by!r}")
     runs, versions, notes = _board_runs(store, suite)

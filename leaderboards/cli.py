@@ -160,6 +160,10 @@ def leaderboard_command(
         raise _fail(f"--view must be one of {', '.join(VIEWS)}; got {view!r}")
     if not store.exists():
         raise _fail(f"no result store at {store}; run `xner run {suite}` or `xner submit` first, or pass --store")
+    if resamples < 1:
+        raise _fail(f"--resamples must be an int ≥ 1, got {resamples}")
+    if out is not None and out.is_dir():
+        raise _fail(f"--out {str(out)!r} is a directory; give a file path")
     suite_name = _suite_name(suite)
     try:
         with ResultStore(store) as result_store:
@@ -180,8 +184,11 @@ def leaderboard_command(
     if out is None:
         sys.stdout.write(text)
     else:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(text, encoding="utf-8")
+        try:
+            out.parent.mkdir(parents=True, exist_ok=True)
+            out.write_text(text, encoding="utf-8")
+        except OSError as exc:
+            raise _fail(f"cannot write {str(out)!r}: {exc.strerror or exc}") from None
         console.print(f"wrote {out}")
 
 
@@ -197,9 +204,15 @@ def report_command(
     from harness.store import ResultStore
     from leaderboards.report import write_report
 
+    if format is None and out.suffix not in (".html", ".htm", ".md"):
+        raise _fail(f"--out {str(out)!r}: cannot tell the format from {out.suffix or 'no extension'!r}; use .html or .md, or pass --format")
     fmt = format or ("md" if out.suffix == ".md" else "html")
     if fmt not in ("html", "md"):
         raise _fail(f"--format must be html or md; got {fmt!r}")
+    if out.is_dir():
+        raise _fail(f"--out {str(out)!r} is a directory; give a file path, e.g. {str(out / ('report.' + fmt))!r}")
+    if resamples < 1:
+        raise _fail(f"--resamples must be an int ≥ 1, got {resamples}")
     if not store.exists():
         raise _fail(f"no result store at {store}; run `xner run {suite}` first, or pass --store")
     try:

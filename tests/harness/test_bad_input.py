@@ -439,3 +439,84 @@ def test_process_killed_in_process_keeps_finished_cells_and_is_reported_next_run
     assert "was interrupted before it finished" in again.stdout and "1 finished cell(s) are stored" in again.stdout
     third = subprocess.run([*base, "--systems", FAKE], capture_output=True, text=True, env=env, timeout=120)
     assert "interrupted" not in third.stdout  # reported once
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["run", "--max-sentences", "abc"], "error: Invalid value for '--max-sentences'"),
+        (["run", "--nope"], "error: No such option: --nope"),
+        (["nosuchcmd"], "error: No such command 'nosuchcmd'."),
+    ],
+)
+def test_console_script_usage_errors_are_one_line(args: list[str], message: str, tmp_path: Path) -> None:
+    from tests.conftest import xner_executable
+
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
+    done = subprocess.run([xner_executable(), *args], capture_output=True, text=True, env=env, timeout=120, cwd=tmp_path)
+    lines = [line for line in done.stderr.splitlines() if line.strip()]
+    assert done.returncode == 2 and len(lines) == 1 and lines[0].startswith(message), done.stderr
+
+
+def write_suite_top(path: Path, top: str) -> Path:
+    path.write_text(
+        f'name = "bad-input"\nsystems = ["gazetteer"]\n{top}'
+        '[[datasets]]\nname = "masakhaner2"\nsplit = "test"\nlanguages = ["hau"]\n',
+        encoding="utf-8",
+    )
+    return path
+
+
+def suite_top(top: str) -> Callable[[dict[str, Path]], list[str]]:
+    def build(w: dict[str, Path]) -> list[str]:
+        path = write_suite_top(w["tmp"] / f"top-{hashlib.sha1(top.encode()).hexdigest()[:8]}.toml", top)
+        return ["run", str(path), "--data-dir", str(w["data"]), "--store", str(w["store"]), "--no-progress"]
+
+    return build
+
+
+def raw_suite(text: str) -> Callable[[dict[str, Path]], list[str]]:
+    def build(w: dict[str, Path]) -> list[str]:
+        path = w["tmp"] / f"raw-{hashlib.sha1(text.encode()).hexdigest()[:8]}.toml"
+        path.write_text(text, encoding="utf-8")
+        return ["run", str(path), "--data-dir", str(w["data"]), "--store", str(w["store"]), "--no-progress"]
+
+    return build
+
+
+MORE_CASES = [
+    Case("seeds-negative", run_args("--seeds", "-1"), "--seeds must be integers ≥ 0"),
+    Case("systems-empty", run_args("--systems", ",,"), "--systems ',,' lists nothing"),
+    Case("languages-empty", run_args("--languages", ","), "--languages ',' lists nothing"),
+    Case("backbone-empty", run_args("--backbone", " "), "--backbone is empty"),
+    Case("batch-timeout-zero", run_args("--isolate", "--batch-timeout", "0"), "--batch-timeout must be > 0 seconds"),
+    Case("suite-seeds-negative", suite_top("seeds = [-1]\n"), "'seeds' must be a non-empty list of integers ≥ 0"),
+    Case("suite-systems-string", raw_suite('name = "x"\nsystems = "gazetteer"\n[[datasets]]\nname = "masakhaner2"\n'),
+         "'systems' must be a list of system names"),
+    Case("suite-system-params-not-table", raw_suite('name = "x"\nsystems = ["gazetteer"]\nsystem_params = 3\n[[datasets]]\nname = "masakhaner2"\n'),
+         "[system_params.<system>] must be tables"),
+]
+
+
+@pytest.mark.parametrize("case", MORE_CASES, ids=[c.id for c in MORE_CASES])
+def test_more_bad_input_is_one_clear_line(case: Case, world: dict[str, Path]) -> None:
+    test_bad_input_is_one_clear_line_and_leaves_the_store_unchanged(case, world)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["leaderboard", "bad-input", "--resamples", "0"], "--resamples must be an int ≥ 1, got 0"),
+        (["leaderboard", "bad-input", "--format", "md", "--out", "{tmp}"], "is a directory"),
+        (["report", "bad-input", "--out", "{tmp}/r.pdf"], "cannot tell the format from '.pdf'"),
+        (["robustness", "--run", "zzz"], "--run 'zzz' matches no stored run"),
+    ],
+)
+def test_reading_commands_refuse_bad_options_in_one_line(args: list[str], message: str, world: dict[str, Path]) -> None:
+    before = store_digest(world["store"])
+    full = [a.replace("{tmp}", str(world["tmp"])) for a in args] + ["--store", str(world["store"])]
+    result = runner.invoke(app, full)
+    errors = [line for line in result.output.splitlines() if line.startswith("error:")]
+    assert result.exit_code == 2 and len(errors) == 1 and message in errors[0], result.output
+    assert store_digest(world["store"]) == before
+    assert not (world["tmp"] / "r.pdf").exists()
