@@ -17,7 +17,6 @@ from typing import Any
 from harness.data import Sentence
 from harness.datasets import get_dataset
 from harness.errors import ConfigError, XnerError
-from harness.params import Annotated, Range
 from systems.base import FitContext, SystemTags
 from systems.backbones import DEFAULT_BACKBONE
 
@@ -80,10 +79,10 @@ class DirectTransfer(_BackboneSystem):
         self,
         backbone: str = DEFAULT_BACKBONE,
         source: str = "conll2003/eng",
-        epochs: Annotated[int, Range(1)] = 6,
+        epochs: int = 6,
         lr: float | None = None,
-        batch_size: Annotated[int, Range(1)] = 32,
-        max_length: Annotated[int, Range(2)] = 128,
+        batch_size: int = 32,
+        max_length: int = 128,
         max_minutes: float | None = 14.5,
         max_train_sentences: int | None = None,
         max_dev_sentences: int | None = None,
