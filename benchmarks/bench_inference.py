@@ -8,11 +8,14 @@ All three run the same model on the same sentences and must give identical word-
 * ``loop``: what one writes first: per sentence, ``tokenizer(..., is_split_into_words=True)``,
   one forward pass under ``torch.no_grad``, first-subword argmax via ``word_ids()``;
 * ``pipeline``: ``transformers.pipeline("token-classification", aggregation_strategy="none")``
-  on the whitespace-joined sentence; words are read back from character offsets.
+  on the whitespace-joined sentence; words are read back from character offsets;
+* ``bare forward``: the floor: one fast-tokenizer call for all sentences, batches of the same
+  size in input order, one padded forward pass each, first-subword argmax; no windows, no
+  bookkeeping (it truncates, so only sentences that fit one window are used).
 
 Model: ``$XNER_BENCH_TAGGER`` (a saved tagger directory, e.g. the CoNLL-trained offline model),
-otherwise an offline-backbone tagger trained briefly here (data from ``../shared/data`` when present,
-else the toy data). Sentences: MasakhaNER 2.0 Yorùbá test (first ``$XNER_BENCH_N``, default 300)
+otherwise a tagger on ``$XNER_BENCH_BACKBONE`` (default ``offline``; ``e5-small`` for the real
+pretrained encoder) trained briefly here (data from ``../shared/data`` when present, else the toy data). Sentences: MasakhaNER 2.0 Yorùbá test (first ``$XNER_BENCH_N``, default 300)
 or toy sentences.
 
 Run: ``pytest benchmarks/bench_inference.py`` (pytest-benchmark), or
@@ -62,7 +65,7 @@ def setup() -> tuple[Any, list[Any]]:
     else:
         cache = Path(os.environ.get("XNER_CACHE_DIR", Path(tempfile.gettempdir()) / "xner-bench-cache"))
         tagger = train_tagger(
-            train, labels=["LOC", "MISC", "ORG", "PER"], backbone="offline", epochs=1,
+            train, labels=["LOC", "MISC", "ORG", "PER"], backbone=os.environ.get("XNER_BENCH_BACKBONE", "offline"), epochs=1,
             cache_dir=cache, data_dir=data_dir, show_progress=False,
         )
     if os.environ.get("XNER_BENCH_BATCH"):
@@ -95,6 +98,32 @@ def loop_tags(tagger: Any, sentences: Sequence[Any]) -> list[tuple[str, ...]]:
                 if word is not None and word not in first:
                     first[word] = position
             out.append(tuple(tagger.tag_names[int(logits[first[w]].argmax())] for w in range(len(s.tokens))))
+    return out
+
+
+def bare_forward_tags(tagger: Any, sentences: Sequence[Any]) -> list[tuple[str, ...]]:
+    import torch
+
+    model, tokenizer = tagger.model, tagger.tokenizer
+    model.eval()
+    enc = tokenizer([list(s.tokens) for s in sentences], is_split_into_words=True, truncation=True, max_length=tagger.max_length)
+    out = []
+    with torch.inference_mode():
+        for lo in range(0, len(sentences), tagger.batch_size):
+            rows = list(range(lo, min(lo + tagger.batch_size, len(sentences))))
+            width = max(len(enc["input_ids"][r]) for r in rows)
+            ids = torch.full((len(rows), width), tokenizer.pad_token_id, dtype=torch.long)
+            mask = torch.zeros((len(rows), width), dtype=torch.long)
+            for k, r in enumerate(rows):
+                ids[k, : len(enc["input_ids"][r])] = torch.tensor(enc["input_ids"][r])
+                mask[k, : len(enc["input_ids"][r])] = 1
+            best = model(input_ids=ids, attention_mask=mask).logits.argmax(-1).numpy()
+            for k, r in enumerate(rows):
+                first: dict[int, int] = {}
+                for position, word in enumerate(enc.word_ids(r)):
+                    if word is not None and word not in first:
+                        first[word] = position
+                out.append(tuple(tagger.tag_names[int(best[k, first[w]])] for w in range(len(sentences[r].tokens))))
     return out
 
 
@@ -135,12 +164,18 @@ def test_inference_paths_agree() -> None:
     batched = raw_tags(tagger, sentences)
     assert batched == loop_tags(tagger, sentences)
     assert batched == pipeline_tags(tagger, sentences)
+    assert batched == bare_forward_tags(tagger, sentences)
 
 
-@pytest.mark.parametrize("path", ["batched", "loop", "pipeline"])
+@pytest.mark.parametrize("path", ["batched", "loop", "pipeline", "bare"])
 def test_bench_inference(benchmark: Any, path: str) -> None:
     tagger, sentences = setup()
-    fn = {"batched": lambda: tagger.predict(sentences), "loop": lambda: loop_tags(tagger, sentences), "pipeline": lambda: pipeline_tags(tagger, sentences)}[path]
+    fn = {
+        "batched": lambda: tagger.predict(sentences),
+        "loop": lambda: loop_tags(tagger, sentences),
+        "pipeline": lambda: pipeline_tags(tagger, sentences),
+        "bare": lambda: bare_forward_tags(tagger, sentences),
+    }[path]
     benchmark.pedantic(fn, rounds=3, warmup_rounds=1)
 
 
@@ -156,6 +191,7 @@ def main() -> None:
         "per-sentence loop": lambda: loop_tags(tagger, sentences),
         "pipeline (batch_size=1)": lambda: pipeline_tags(tagger, sentences, 1),
         "pipeline (batch_size=32)": lambda: pipeline_tags(tagger, sentences, 32),
+        "bare batched forward": lambda: bare_forward_tags(tagger, sentences),
     }
     identical = {name: fn() == reference for name, fn in paths.items()}  # also the warm-up
     # Rounds interleave the paths so that load changes on a shared machine hit all of them alike.

@@ -139,11 +139,11 @@ def run(
         for option, value in (("--systems", systems), ("--languages", languages)):
             if value is not None and split_csv(value) is None:
                 raise XnerError(f"{option} {value!r} lists nothing; leave it out to use the suite's, or name at least one")
-        for key, value in (("backbone", backbone), ("aligner", aligner), ("translator", translator)):
+        for shared_name, value in (("backbone", backbone), ("aligner", aligner), ("translator", translator)):
             if value is not None and not value.strip():
-                raise XnerError(f"--{key} is empty; leave it out for each system's default, or name one")
+                raise XnerError(f"--{shared_name} is empty; leave it out for each system's default, or name one")
             if value:
-                shared[key] = value.strip()
+                shared[shared_name] = value.strip()
         attack_list = None if attacks is None else (split_csv(attacks) or [])
         manifest = build_manifest(
             spec,
@@ -337,10 +337,11 @@ def robustness(
 def _register_package_commands() -> None:
     # Each package adds its own commands; this is the one place they are wired in.
     from attacks.cli import register as register_attacks
+    from harness.studies.cli import register as register_studies
     from leaderboards.cli import register as register_leaderboards
     from systems.cli import register as register_systems
 
-    for register in (register_attacks, register_systems, register_leaderboards):
+    for register in (register_attacks, register_systems, register_leaderboards, register_studies):
         register(app)
 
 

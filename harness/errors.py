@@ -84,5 +84,12 @@ class ModelUnavailableError(XnerError, OSError):
     """A model or dataset could not be loaded: no network and not in the local cache."""
 
 
+class UntrainedModelError(XnerError):
+    """Training ended with a model that clearly did not learn (no steps past warm-up, dev F1 ~ 0).
+
+    Its cells fail with this message: a number from an untrained model is not a result.
+    """
+
+
 class SystemFailure(XnerError):
     """A system raised, or returned output that breaks the predict contract, for one cell."""

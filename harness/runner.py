@@ -299,7 +299,6 @@ class Runner:
         if isolate_timeout is not None and not isolate_timeout > 0:
             raise ConfigError(f"the per-batch time limit must be > 0 seconds, got {isolate_timeout!r}")
         self.isolate_timeout = isolate_timeout
-        self._worker: Any = None
         self._perturbations: dict[tuple[str, str], Any] = {}
         self._declared: dict[str, frozenset[str]] = {}  # system fingerprint -> labels, read after fit
         self._variants = {
@@ -335,9 +334,6 @@ class Runner:
                     for dataset in manifest.datasets:
                         self._run_system(system_config, dataset, seed, summary)
         finally:
-            if self._worker is not None:
-                self._worker.close()
-                self._worker = None
             self.store.clear_active(run_id)
         return summary
 
@@ -368,7 +364,7 @@ class Runner:
 
     def _run_system(self, system_config: ComponentConfig, dataset: DatasetConfig, seed: int, summary: RunSummary) -> None:
         from systems import make_system
-        from systems.base import FitContext, system_fingerprint
+        from systems.base import system_fingerprint
 
         manifest = self.manifest
         all_keys = {lang: self.cell_keys(system_config.name, dataset, lang, seed) for lang in dataset.languages}
@@ -386,15 +382,37 @@ class Runner:
         system = make_system(system_config.name, system_config.param_dict, shared=dict(manifest.shared_params))
         fingerprint = system_fingerprint(system)  # the same in or out of process: caches are shared
         if self.isolate_timeout is not None:
-            if self._worker is not None:
-                self._worker.close()  # one worker at a time: the previous system is finished
-            system = self._worker = _isolated(system_config.name, system, self.isolate_timeout)
+            system = _isolated(system_config.name, system, self.isolate_timeout)
+        try:
+            self._fit_and_run(system, system_config, dataset, seed, summary, pending, all_keys, fingerprint)
+        finally:
+            # Systems holding processes or servers (llm-tagger's llama.cpp server, an --isolate
+            # worker) release them here, also on Ctrl-C and on failure.
+            close = getattr(system, "close", None)
+            if callable(close):
+                close()
+
+    def _fit_and_run(
+        self,
+        system: Any,
+        system_config: ComponentConfig,
+        dataset: DatasetConfig,
+        seed: int,
+        summary: RunSummary,
+        pending: dict[str, list[tuple[CellKey, ComponentConfig | None]]],
+        all_keys: dict[str, list[tuple[CellKey, ComponentConfig | None]]],
+        fingerprint: str,
+    ) -> None:
+        from systems.base import FitContext
+
+        manifest = self.manifest
         mapping = manifest.mapping_for(system_config.name, dataset.name)
         self._declared.pop(fingerprint, None)
+        report: dict[str, Any] = {}
         try:
             if system.tags.trainable:
                 self.report(f"fitting {system_config.name} for {dataset.name} ({', '.join(dataset.languages)}), seed {seed}")
-                system.fit(  # type: ignore[attr-defined]
+                system.fit(
                     FitContext(
                         data_dir=Path(self.data_dir) if self.data_dir else None,
                         target_dataset=dataset.name,
@@ -456,6 +474,10 @@ class Runner:
                     summary.failed.append((key, message))
                     self.report(f"FAILED {message}")
             self._write_robustness(all_keys[lang])
+        # Systems that do their costly work in predict (llm-tagger's labelling) update their report.
+        final = fit_report(system)
+        if final and final != report:
+            self.store.write_fit_report(manifest.run_id, system_config.name, dataset.name, seed, final)
 
     def _load(self, dataset: DatasetConfig, lang: str) -> list[Sentence]:
         loaded = load_ner(dataset.name, lang, dataset.split, data_dir=self.data_dir, orphan_policy=self.manifest.orphan_policy)  # type: ignore[arg-type]

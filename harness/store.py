@@ -13,6 +13,7 @@ Tables (typed key columns, never compound strings):
 * ``perturbed_sets``: perturbed test sets keyed by (data hash, perturbation, params, seed).
 * ``robustness``: robustness figures per perturbation cell, derived from sentence rows.
 * ``submissions``: leaderboard submissions and the run they produced.
+* ``run_timings``: CPU and wall seconds spent running a run (fits included), for study reports.
 
 A cell is written in one transaction together with all its rows, so a crash or ``kill -9`` leaves
 either the whole cell or nothing; predictions are committed per batch, so work done before an
@@ -91,6 +92,9 @@ CREATE TABLE IF NOT EXISTS submissions (
 CREATE TABLE IF NOT EXISTS fit_reports (
     run_id TEXT NOT NULL, system TEXT NOT NULL, dataset TEXT NOT NULL, seed INTEGER NOT NULL,
     report TEXT NOT NULL, PRIMARY KEY (run_id, system, dataset, seed)
+);
+CREATE TABLE IF NOT EXISTS run_timings (
+    run_id TEXT PRIMARY KEY, cpu_seconds REAL NOT NULL, wall_seconds REAL NOT NULL
 );
 CREATE INDEX IF NOT EXISTS cells_by_system ON cells (system, dataset, lang);
 CREATE INDEX IF NOT EXISTS counts_by_system ON cell_counts (system, dataset, lang, perturbation);
@@ -459,6 +463,25 @@ class ResultStore:
         for row in rows:
             row["report"] = json.loads(row["report"])
         return rows
+
+    def add_run_time(self, run_id: str, cpu_seconds: float, wall_seconds: float) -> None:
+        """Accumulate the CPU and wall time spent running ``run_id`` (fits included; studies report it)."""
+        with self.transaction() as conn:
+            conn.execute(
+                "INSERT INTO run_timings VALUES (?, ?, ?) ON CONFLICT(run_id) DO UPDATE SET"
+                " cpu_seconds = cpu_seconds + excluded.cpu_seconds, wall_seconds = wall_seconds + excluded.wall_seconds",
+                (run_id, cpu_seconds, wall_seconds),
+            )
+
+    def run_times(self, run_ids: Iterable[str]) -> dict[str, tuple[float, float]]:
+        """(cpu, wall) seconds recorded per run id; runs made outside studies have none."""
+        ids = list(dict.fromkeys(run_ids))
+        if not ids:
+            return {}
+        rows = self._conn.execute(
+            f"SELECT run_id, cpu_seconds, wall_seconds FROM run_timings WHERE run_id IN ({','.join('?' for _ in ids)})", ids
+        ).fetchall()
+        return {row[0]: (float(row[1]), float(row[2])) for row in rows}
 
     # --- caches ----------------------------------------------------------------------------
 

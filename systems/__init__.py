@@ -21,9 +21,11 @@ BUILTIN_SYSTEMS: dict[str, str] = {
     "ts-single": "systems.teacher_student:SingleSourceTeacherStudent",
     "ts-multi": "systems.teacher_student:MultiSourceTeacherStudent",
     "llm-teacher": "systems.llm_teacher:LLMTeacherStudent",
+    "llm-tagger": "systems.llm_teacher:LLMTagger",
     # Projection family, translate-train (systems.md §1-§3).
     "proj-align-train": "systems.projection.systems:AlignmentProjectionTrain",
     "proj-ilp-train": "systems.projection.systems:ILPProjectionTrain",
+    "proj-ilp-ner-train": "systems.projection.systems:ILPNERProjectionTrain",
     "easyproject-train": "systems.projection.systems:EasyProjectTrain",
     # Projection family, translate-test.
     "proj-align-test": "systems.projection.systems:AlignmentProjectionTest",

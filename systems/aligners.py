@@ -47,6 +47,18 @@ class Aligner(Protocol):
         ...
 
 
+def encoder_path(model: str) -> str:
+    """What ``from_pretrained`` loads for an aligner's ``model``: ``e5-small`` becomes its converted
+    directory (the real pretrained encoder offline); hub ids and local directories pass through."""
+    from systems.backbones import cache_root, is_e5_backbone
+
+    if is_e5_backbone(model):
+        from systems.backbones.e5 import ensure_e5_small
+
+        return str(ensure_e5_small(cache_root(None)))
+    return model
+
+
 def _check_batch(sources: Sequence[Tokens], targets: Sequence[Tokens]) -> None:
     if len(sources) != len(targets):
         raise DataFormatError(f"{len(sources)} source sentences but {len(targets)} target sentences to align")
@@ -204,7 +216,7 @@ class SimAlignAligner:
     """SimAlign over a transformers encoder (mBERT by default; any local model directory works).
 
     Args:
-        model: hub id or local directory of an encoder with a fast tokenizer that adds exactly one
+        model: ``e5-small``, a hub id or a local directory of an encoder with a fast tokenizer that adds exactly one
             special token at each end (SimAlign slices embeddings ``[:, 1:-1]``).
         method: ``itermax`` (paper default), ``argmax`` or ``match``.
         layer: hidden layer to take embeddings from (SimAlign's default 8 fails on smaller models).
@@ -231,7 +243,7 @@ class SimAlignAligner:
 
             try:
                 self._aligner = SentenceAligner(
-                    model=self.model, token_type=self.token_type, matching_methods=self._METHODS[self.method][0],
+                    model=encoder_path(self.model), token_type=self.token_type, matching_methods=self._METHODS[self.method][0],
                     device="cpu", layer=self.layer,
                 )
             except OSError as exc:
@@ -264,7 +276,7 @@ class EmbeddingAligner:
     is linked when any of their subwords are.
 
     Args:
-        model: hub id or local directory of an encoder with a fast tokenizer.
+        model: ``e5-small``, a hub id or a local directory of an encoder with a fast tokenizer.
         layer: hidden layer (0 = embeddings).
         threshold: probability threshold of the softmax extraction.
         max_length: subword limit per sentence (longer sentences are truncated; their tail words stay
@@ -287,8 +299,9 @@ class EmbeddingAligner:
             from transformers import AutoModel, AutoTokenizer
 
             try:
-                tokenizer = AutoTokenizer.from_pretrained(self.model)
-                encoder = AutoModel.from_pretrained(self.model)
+                path = encoder_path(self.model)
+                tokenizer = AutoTokenizer.from_pretrained(path)
+                encoder = AutoModel.from_pretrained(path)
             except OSError as exc:
                 raise ModelUnavailableError(
                     f"embedding aligner cannot load encoder {self.model!r} ({exc}); pass a local model directory"

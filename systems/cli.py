@@ -33,6 +33,22 @@ def _read_extra(source: Path | None, target: Path | None) -> list[tuple[list[str
     return [(s, t) for s, t in pairs if s and t]
 
 
+def _target_ner_model(backbone: str, params: list[str], data_dir: Path | None) -> object:
+    """A fitted multilingual ``direct-transfer`` tagger (cached like any run's) as target NER model."""
+    from harness.cli import parse_params
+    from harness.datasets import resolve_data_dir
+    from systems import make_system
+    from systems.base import FitContext, default_cache_dir
+
+    values: dict[str, object] = {"backbone": backbone}
+    values.update(parse_params([f"direct-transfer.{item}" for item in params]).get("direct-transfer", {}))
+    system = make_system("direct-transfer", values)
+    root = resolve_data_dir(data_dir)
+    system.fit(FitContext(data_dir=root, target_dataset="europarl_ner", target_languages=(), seed=0,
+                          cache_dir=default_cache_dir(), show_progress=True))
+    return system.tagger
+
+
 def project_eval(
     dataset: Annotated[str, typer.Argument(help="Parallel gold-NER dataset (europarl_ner).")] = "europarl_ner",
     method: Annotated[
@@ -47,6 +63,13 @@ def project_eval(
     extra_source: Annotated[Path | None, typer.Option("--extra-source", help="Extra English text for eflomal (one sentence a line).")] = None,
     extra_target: Annotated[Path | None, typer.Option("--extra-target", help="Its line-aligned translation.")] = None,
     data_dir: Annotated[Path | None, typer.Option("--data-dir", help="Local data root (default $XNER_DATA_DIR).")] = None,
+    target_ner_backbone: Annotated[
+        str | None,
+        typer.Option("--target-ner-backbone", help="Backbone of the direct-transfer target NER model for ilp-ner/ilp-fusion (e.g. e5-small)."),
+    ] = None,
+    target_ner_param: Annotated[
+        list[str] | None, typer.Option("--target-ner-param", help="direct-transfer parameter key=value for that model; repeatable.")
+    ] = None,
 ) -> None:
     """Project English gold spans onto each target language and score them (intrinsic evaluation)."""
     from rich.table import Table
@@ -54,7 +77,7 @@ def project_eval(
     from harness.console import console, err_console
 
     from harness.errors import XnerError
-    from systems.projection.evaluate import PROJECTION_METHODS, evaluate_projection
+    from systems.projection.evaluate import NER_METHODS, PROJECTION_METHODS, evaluate_projection
 
     params: dict[str, object] = {}
     if aligner_model is not None:
@@ -65,10 +88,12 @@ def project_eval(
         params["symmetrization"] = symmetrization
     try:
         extra = _read_extra(extra_source, extra_target)
+        chosen = list(method or [m for m in PROJECTION_METHODS if target_ner_backbone or m not in NER_METHODS])
+        target_ner = _target_ner_model(target_ner_backbone, target_ner_param or [], data_dir) if target_ner_backbone else None
         results = evaluate_projection(
-            list(method or PROJECTION_METHODS), aligner, dataset=dataset,
+            chosen, aligner, dataset=dataset,
             languages=[lang.strip() for lang in languages.split(",") if lang.strip()], data_dir=data_dir,
-            extra_parallel=extra, limit=limit, aligner_params=params,
+            extra_parallel=extra, limit=limit, aligner_params=params, target_ner=target_ner,
         )
     except XnerError as exc:
         err_console.print(f"[bold red]error:[/] {escape(str(exc))}")

@@ -36,10 +36,10 @@ import numpy as np
 from harness.data import OUTSIDE, Sentence
 from harness.datasets import get_dataset
 from harness.datasets import languages as dataset_languages
-from harness.errors import ConfigError
+from harness.errors import ConfigError, UntrainedModelError
 from systems.base import FitContext, SystemTags, parse_label_list
 from systems.backbones import DEFAULT_BACKBONE
-from systems.transfer import DirectTransfer, _BackboneSystem, load_source, parse_source
+from systems.transfer import DirectTransfer, _BackboneSystem, load_source, parse_source, training_report
 
 UNLABELLED_SOURCES = ("ner", "mafand")
 WEIGHTINGS = ("lid", "typology", "uniform")
@@ -69,6 +69,30 @@ def unlabelled_target_text(
     return texts[:limit] if limit is not None else texts
 
 
+def count_entities(tag_names: Sequence[str], probabilities: Sequence[np.ndarray]) -> int:
+    """Entity mentions in the argmax decoding of per-word distributions (a ``B-`` tag starts one)."""
+    begins = np.array([t.startswith("B-") for t in tag_names])
+    return int(sum(begins[p.argmax(axis=-1)].sum() for p in probabilities if len(p)))
+
+
+def require_teacher_entities(
+    what: str, lang: str, tag_names: Sequence[str], probabilities: Sequence[np.ndarray], minimum: int = 1
+) -> int:
+    """The number of entities a teacher labels; a teacher that labels none fails the fit.
+
+    A student distilled from a teacher that says ``O`` everywhere learns to say ``O``: its F1 of
+    0.00 would measure a broken teacher, not teacher-student learning.
+    """
+    found = count_entities(tag_names, probabilities)
+    if found < minimum:
+        raise UntrainedModelError(
+            f"{what} labelled {found} entities (fewer than min_teacher_entities={minimum}) in "
+            f"{len(probabilities)} unlabelled {lang} sentences: "
+            "the student would learn to tag everything O; check the teacher's training settings"
+        )
+    return found
+
+
 def project_probabilities(probs: np.ndarray, from_tags: Sequence[str], to_tags: Sequence[str]) -> np.ndarray:
     """Re-express per-word distributions over ``from_tags`` in the inventory ``to_tags``.
 
@@ -95,12 +119,18 @@ class SingleSourceTeacherStudent(_BackboneSystem):
             in the paper).
         source: labelled source data of the teacher.
         unlabelled: ``"ner"`` (target dataset train/dev, labels stripped) or ``"mafand"``.
-        epochs, lr, batch_size, max_length, max_minutes: student training (paper: 3 epochs, lr 1e-4, batch 32).
+        epochs, lr, batch_size, max_length, max_minutes: student training (paper: 3 epochs, lr 1e-4, batch 32;
+            ``lr=None``: the backbone's student default).
         loss: ``"mse"`` (paper) or ``"kl"``; temperature: for ``"kl"``.
-        freeze_layers: embeddings and the bottom N layers of the student frozen (paper: 3); ignored
-            for randomly initialised offline backbones.
-        teacher_epochs, teacher_max_minutes, max_train_sentences: the direct-transfer teacher.
+        freeze_layers: embeddings and the bottom N layers of the student frozen (paper: 3; ``None``:
+            the backbone's default); ignored for randomly initialised offline backbones.
+        teacher_epochs, teacher_lr, teacher_max_minutes, teacher_max_steps, max_train_sentences: the
+            direct-transfer teacher. Left at their defaults the teacher *is* the ``direct-transfer``
+            system with the same backbone (one cached model, trained once).
+        bf16: bfloat16 autocast when training teacher and student.
         max_unlabelled_sentences: cap on unlabelled sentences per language.
+        min_teacher_entities: fail the fit when the teacher labels fewer entities than this in a
+            language's unlabelled text (a student of a silent teacher learns to say ``O``).
     """
 
     name = "ts-single"
@@ -118,11 +148,15 @@ class SingleSourceTeacherStudent(_BackboneSystem):
         max_minutes: float | None = None,
         loss: str = "mse",
         temperature: float = 1.0,
-        freeze_layers: int = 3,
-        teacher_epochs: int = 6,
-        teacher_max_minutes: float | None = 14.5,
+        freeze_layers: int | None = None,
+        teacher_epochs: int | None = None,
+        teacher_lr: float | None = None,
+        teacher_max_minutes: float | None = None,
+        teacher_max_steps: int | None = None,
         max_train_sentences: int | None = None,
         max_unlabelled_sentences: int | None = None,
+        bf16: bool = False,
+        min_teacher_entities: int = 1,
     ) -> None:
         self.backbone = backbone
         self.source = source
@@ -136,9 +170,13 @@ class SingleSourceTeacherStudent(_BackboneSystem):
         self.temperature = temperature
         self.freeze_layers = freeze_layers
         self.teacher_epochs = teacher_epochs
+        self.teacher_lr = teacher_lr
         self.teacher_max_minutes = teacher_max_minutes
+        self.teacher_max_steps = teacher_max_steps
         self.max_train_sentences = max_train_sentences
         self.max_unlabelled_sentences = max_unlabelled_sentences
+        self.bf16 = bf16
+        self.min_teacher_entities = min_teacher_entities
         self._fitted = False
 
     @property
@@ -146,15 +184,19 @@ class SingleSourceTeacherStudent(_BackboneSystem):
         dataset, _ = parse_source(self.source)
         return SystemTags(labels=get_dataset(dataset).labels, languages=None, deterministic=True, trainable=True)
 
-    def _teacher(self) -> DirectTransfer:
+    def _teacher(self, source: str | None = None, epochs: int | None = None, max_train_sentences: int | None = None) -> DirectTransfer:
+        """The direct-transfer teacher: with default settings, the very model ``direct-transfer`` trains."""
         return DirectTransfer(
             backbone=self.backbone,
-            source=self.source,
-            epochs=self.teacher_epochs,
+            source=source or self.source,
+            epochs=self.teacher_epochs if epochs is None else epochs,
+            lr=self.teacher_lr,
             batch_size=self.batch_size,
             max_length=self.max_length,
             max_minutes=self.teacher_max_minutes,
-            max_train_sentences=self.max_train_sentences,
+            max_steps=self.teacher_max_steps,
+            bf16=self.bf16,
+            max_train_sentences=self.max_train_sentences if max_train_sentences is None else max_train_sentences,
         )
 
     def _validate(self) -> None:
@@ -169,7 +211,7 @@ class SingleSourceTeacherStudent(_BackboneSystem):
         teacher.fit(context)
         self._fallback = teacher.tagger
         self._students: dict[str, Any] = {}
-        self.fit_report: dict[str, Any] = {}
+        self.fit_report: dict[str, Any] = {"teacher": teacher.fit_report}
         for lang in context.target_languages:
             texts = unlabelled_target_text(context, lang, self.unlabelled, self.max_unlabelled_sentences)
             if not texts:
@@ -177,8 +219,16 @@ class SingleSourceTeacherStudent(_BackboneSystem):
                 self.fit_report[lang] = "no unlabelled text; teacher used"
                 continue
             targets = teacher.tagger.predict_proba(texts)
-            self._students[lang] = self._train_student(context, lang, texts, targets, teacher.tagger.labels)
-            self.fit_report[lang] = f"student trained on {len(texts)} unlabelled sentences"
+            labelled = require_teacher_entities(
+                f"{self.name} teacher ({self.source})", lang, teacher.tagger.tag_names, targets, self.min_teacher_entities
+            )
+            student = self._train_student(context, lang, texts, targets, teacher.tagger.labels)
+            self._students[lang] = student
+            self.fit_report[lang] = {
+                "unlabelled_sentences": len(texts),
+                "teacher_entities": labelled,
+                "student": training_report(student),
+            }
         self._fitted = True
 
     def _train_student(
@@ -264,20 +314,26 @@ class MultiSourceTeacherStudent(SingleSourceTeacherStudent):
         max_minutes: float | None = None,
         loss: str = "mse",
         temperature: float = 1.0,
-        freeze_layers: int = 3,
-        teacher_epochs: int = 6,
-        teacher_max_minutes: float | None = 14.5,
+        freeze_layers: int | None = None,
+        teacher_epochs: int | None = None,
+        teacher_lr: float | None = None,
+        teacher_max_minutes: float | None = None,
+        teacher_max_steps: int | None = None,
         max_train_sentences: int | None = None,
-        source_teacher_epochs: int = 6,
+        source_teacher_epochs: int | None = None,
         teacher_source_sentences: int | None = None,
         max_unlabelled_sentences: int | None = None,
         lid_sentences: int = 500,
+        bf16: bool = False,
+        min_teacher_entities: int = 1,
     ) -> None:
         super().__init__(
             backbone=backbone, source=source, unlabelled=unlabelled, epochs=epochs, lr=lr, batch_size=batch_size,
             max_length=max_length, max_minutes=max_minutes, loss=loss, temperature=temperature,
-            freeze_layers=freeze_layers, teacher_epochs=teacher_epochs, teacher_max_minutes=teacher_max_minutes,
-            max_train_sentences=max_train_sentences, max_unlabelled_sentences=max_unlabelled_sentences,
+            freeze_layers=freeze_layers, teacher_epochs=teacher_epochs, teacher_lr=teacher_lr,
+            teacher_max_minutes=teacher_max_minutes, teacher_max_steps=teacher_max_steps,
+            max_train_sentences=max_train_sentences, max_unlabelled_sentences=max_unlabelled_sentences, bf16=bf16,
+            min_teacher_entities=min_teacher_entities,
         )
         self.sources = sources
         self.max_sources = max_sources
@@ -323,16 +379,9 @@ class MultiSourceTeacherStudent(SingleSourceTeacherStudent):
         if source == self.source:
             teacher = self._teacher()
         else:
-            teacher = DirectTransfer(
-                backbone=self.backbone,
-                source=source,
-                epochs=self.source_teacher_epochs,
-                batch_size=self.batch_size,
-                max_length=self.max_length,
-                max_minutes=self.teacher_max_minutes,
-                max_train_sentences=self.teacher_source_sentences,
-            )
+            teacher = self._teacher(source, self.source_teacher_epochs, self.teacher_source_sentences)
         teacher.fit(context)
+        self.fit_report.setdefault("teachers", {})[source] = teacher.fit_report
         return teacher.tagger
 
     def fit(self, context: FitContext) -> None:
@@ -363,8 +412,15 @@ class MultiSourceTeacherStudent(SingleSourceTeacherStudent):
                 tagger = teachers[source]
                 for i, probs in enumerate(tagger.predict_proba(texts)):
                     mixed[i] += alpha * project_probabilities(probs, tagger.tag_names, shared_tags)
-            self._students[lang] = self._train_student(context, lang, texts, mixed, labels)
-            self.fit_report[lang] = f"student on {len(texts)} sentences from teachers {self.weights[lang]}"
+            labelled = require_teacher_entities(f"{self.name} teacher mixture", lang, shared_tags, mixed, self.min_teacher_entities)
+            student = self._train_student(context, lang, texts, mixed, labels)
+            self._students[lang] = student
+            self.fit_report[lang] = {
+                "unlabelled_sentences": len(texts),
+                "teacher_weights": {k: round(v, 4) for k, v in self.weights[lang].items()},
+                "teacher_entities": labelled,
+                "student": training_report(student),
+            }
         # Languages without a student (not among the targets, or without unlabelled text) fall back
         # to the main-source teacher, restricted to the shared types.
         if self.source not in teachers:
@@ -382,10 +438,24 @@ class MultiSourceTeacherStudent(SingleSourceTeacherStudent):
         source_texts = [
             [s.tokens for s in load_source(context, source, self.lid_sentences)] for source in sources
         ]
-        # f(x): the frozen encoder of the first (English) teacher stands in for the paper's frozen
-        # mBERT: with offline backbones there is no separately pretrained encoder.
-        encoder = teachers[0]
+        encoder = self._lid_encoder(context, teachers[0])
         return lid_weights(encoder, source_texts, list(texts[: self.lid_sentences]), seed=context.seed, temperature=self.weight_temperature)
+
+
+    def _lid_encoder(self, context: FitContext, first_teacher: Any) -> Any:
+        """f(x) of the language identifier: the frozen *pretrained* encoder, as in the paper (frozen
+        mBERT there; e5-small or XLM-R here), read through the same windowed encoder as taggers.
+
+        Randomly initialised offline backbones have no pretrained encoder: the first (English)
+        teacher's fine-tuned encoder stands in for it (documented deviation).
+        """
+        from systems.backbones import Tagger, is_offline_backbone, load_token_model, resolve_backbone
+
+        if is_offline_backbone(self.backbone):
+            return first_teacher
+        path = resolve_backbone(self.backbone, cache_dir=context.cache_dir, data_dir=context.data_dir)
+        model, tokenizer = load_token_model(path, first_teacher.labels)
+        return Tagger(model, tokenizer, first_teacher.labels, max_length=self.max_length)
 
 
 class _RestrictedTagger:

@@ -13,19 +13,34 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+import numpy as np
 
 from harness.data import Sentence, iob2_from_spans
 from harness.errors import ConfigError, DataFormatError
 from harness.metrics import Scores, score_corpus
 from systems.aligners import Aligner, Alignment, make_aligner
 from systems.projection.alignment import project_by_alignment
-from systems.projection.ilp import project_by_ilp
+from systems.projection.ilp import project_by_ilp, project_by_ilp_with_ner
 
-PROJECTION_METHODS = ("garcia", "politov", "ilp", "ilp-greedy")
+PROJECTION_METHODS = ("garcia", "politov", "ilp", "ilp-greedy", "ilp-ner", "ilp-fusion")
+#: Methods that need a target-language NER model (its spans as candidates, its probabilities fused).
+NER_METHODS = ("ilp-ner", "ilp-fusion")
 
 
-def project(method: str, source: Sentence, target_tokens: Sequence[str], links: Alignment) -> tuple[str, ...]:
+def project(
+    method: str,
+    source: Sentence,
+    target_tokens: Sequence[str],
+    links: Alignment,
+    ner: tuple[np.ndarray, Sequence[str]] | None = None,
+) -> tuple[str, ...]:
     """Project the gold spans of ``source`` with one named method; IOB2 tags over the target.
+
+    ``ner`` = (per-token tag probabilities of a target NER model, their tag names), needed by
+    ``ilp-ner`` (the model's spans as candidates) and ``ilp-fusion`` (those plus aligned n-grams);
+    both score candidates by 0.5 alignment + 0.5 NER-spans (systems.md §3, without the NMT term).
 
     >>> src = Sentence("e/0", "eng", ("Ana", "came"), ("B-PER", "O"))
     >>> project("ilp", src, ("vino", "Ana"), ((0, 1), (1, 0)))
@@ -35,6 +50,11 @@ def project(method: str, source: Sentence, target_tokens: Sequence[str], links: 
         spans = project_by_alignment(source.spans, target_tokens, links, method=method)
     elif method in ("ilp", "ilp-greedy"):
         spans = project_by_ilp(source.spans, target_tokens, links, solver="greedy" if method == "ilp-greedy" else "exact")
+    elif method in NER_METHODS:
+        if ner is None:
+            raise ConfigError(f"projection method {method!r} needs a target NER model (--target-ner-backbone)")
+        candidates = "ner" if method == "ilp-ner" else "ngram+ner"
+        spans = project_by_ilp_with_ner(source.spans, target_tokens, links, ner[0], ner[1], candidates=candidates)
     else:
         raise ConfigError(f"projection method must be one of {', '.join(PROJECTION_METHODS)}; got {method!r}")
     return iob2_from_spans(spans, len(target_tokens))
@@ -91,15 +111,20 @@ def evaluate_projection(
     extra_parallel: Sequence[tuple[Sequence[str], Sequence[str]]] = (),
     limit: int | None = None,
     aligner_params: dict[str, object] | None = None,
+    target_ner: Any | None = None,
 ) -> list[IntrinsicResult]:
     """Project English gold spans onto each language with each method; one result per (lang, method).
 
     The alignment is computed once per language and shared by the methods. ``eflomal`` is trained
-    on the evaluation pairs plus ``extra_parallel`` (token pairs) when given.
+    on the evaluation pairs plus ``extra_parallel`` (token pairs) when given. ``target_ner`` (a
+    :class:`systems.backbones.Tagger`, e.g. a multilingual direct-transfer model) is needed by
+    the methods in :data:`NER_METHODS`; it tags the target side once per language.
     """
     unknown = [m for m in methods if m not in PROJECTION_METHODS]
     if unknown:
         raise ConfigError(f"unknown projection method(s) {', '.join(unknown)}; choose from {', '.join(PROJECTION_METHODS)}")
+    if target_ner is None and any(m in NER_METHODS for m in methods):
+        raise ConfigError(f"methods {', '.join(m for m in methods if m in NER_METHODS)} need a target NER model (--target-ner-backbone)")
     params = dict(aligner_params or {})
     if isinstance(aligner, str):
         name = aligner
@@ -115,9 +140,15 @@ def evaluate_projection(
         alignments = engine.align([s.tokens for s in source], [t.tokens for t in target])
         align_seconds = time.perf_counter() - started
         gold = [t.tags for t in target]
+        needs_ner = target_ner is not None and any(m in NER_METHODS for m in methods)
+        probabilities = target_ner.predict_proba([t.tokens for t in target]) if needs_ner else [None] * len(target)
+        tag_names = tuple(target_ner.tag_names) if needs_ner else ()
         for method in methods:
             started = time.perf_counter()
-            pred = [project(method, s, t.tokens, links) for s, t, links in zip(source, target, alignments, strict=True)]
+            pred = [
+                project(method, s, t.tokens, links, (p, tag_names) if p is not None else None)
+                for s, t, links, p in zip(source, target, alignments, probabilities, strict=True)
+            ]
             seconds = time.perf_counter() - started
             results.append(
                 IntrinsicResult(lang, method, name, score_corpus(gold, pred), proj_ratio(gold, pred), len(source), align_seconds, seconds)

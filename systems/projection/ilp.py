@@ -534,3 +534,72 @@ def project_by_ilp(
         all_scores = {"align": problem.scores, **(extra_scores or {})}
         problem = ProjectionProblem(problem.candidates, fuse(all_scores, weights or {"align": 1.0}), problem.labels)
     return spans_from_matching(problem, SOLVERS[solver](problem))
+
+
+# --- Target-NER candidates and fused scores ("NER model-based extraction", systems.md §3) ---------
+
+#: The thesis' fusion without its NMT term (no translation model exists offline): align 0.5, NER 0.5.
+NER_FUSION_WEIGHTS: Mapping[str, float] = {"align": 0.5, "ner": 0.5}
+CANDIDATE_SOURCES = ("ner", "ngram+ner")
+
+
+def ner_candidates(probabilities: np.ndarray, tag_names: Sequence[str]) -> list[Interval]:
+    """Spans a target-language NER model predicts (argmax, orphan ``I-`` repaired), labels ignored.
+
+    >>> p = np.array([[0.1, 0.8, 0.1], [0.2, 0.1, 0.7], [0.9, 0.05, 0.05]])
+    >>> ner_candidates(p, ["O", "B-PER", "I-PER"])
+    [(0, 2)]
+    """
+    from harness.data import spans_from_iob2
+    from systems.backbones.labels import repair_iob2
+
+    if len(probabilities) == 0:
+        return []
+    tags = repair_iob2([tag_names[i] for i in np.asarray(probabilities).argmax(axis=-1)])
+    return [(s.start, s.end) for s in spans_from_iob2(tags)]
+
+
+def project_by_ilp_with_ner(
+    source_spans: Sequence[Span],
+    target_tokens: Sequence[str],
+    alignment: Iterable[Link],
+    probabilities: np.ndarray,
+    tag_names: Sequence[str],
+    *,
+    candidates: str = "ner",
+    weights: Mapping[str, float] = NER_FUSION_WEIGHTS,
+    solver: str = "exact",
+    max_length: int = 10,
+) -> list[Span]:
+    """ILP projection with a target NER model: its spans as candidates, its probabilities in the score.
+
+    Args:
+        probabilities: ``[n_target_tokens, n_tags]`` of a multilingual tagger on the target sentence.
+        tag_names: the columns of ``probabilities``.
+        candidates: ``"ner"`` (the model's spans only: the paper's "NER model-based extraction") or
+            ``"ngram+ner"`` (those plus the aligned n-gram ranges).
+        weights: fusion of the alignment score (``align``) and the NER-spans score (``ner``, the
+            thesis' "spans" variant: best over types, so a wrongly typed model span still counts).
+
+    >>> p = np.array([[0.9, 0.05, 0.05], [0.1, 0.8, 0.1], [0.1, 0.1, 0.8]])
+    >>> project_by_ilp_with_ner([Span(0, 2, "PER")], ["la", "Ana", "Pérez"], [(0, 1)], p, ["O", "B-PER", "I-PER"])
+    [Span(start=1, end=3, label='PER')]
+    """
+    if candidates not in CANDIDATE_SOURCES:
+        raise ConfigError(f"candidates must be one of {', '.join(CANDIDATE_SOURCES)}; got {candidates!r}")
+    if solver not in SOLVERS:
+        raise ConfigError(f"ILP solver must be one of {', '.join(SOLVERS)}; got {solver!r}")
+    links = list(alignment)
+    if len(probabilities) != len(target_tokens):
+        raise ConfigError(f"{len(probabilities)} rows of NER probabilities for {len(target_tokens)} target tokens")
+    found = set(ner_candidates(probabilities, tag_names))
+    if candidates == "ngram+ner":
+        found |= set(build_problem(source_spans, target_tokens, links, max_length=max_length).candidates)
+    problem = build_problem(source_spans, target_tokens, links, candidates=sorted(found))
+    index = {t: i for i, t in enumerate(tag_names)}
+    scores = {
+        "align": problem.scores,
+        "ner": ner_scores(problem.labels, problem.candidates, np.asarray(probabilities), index, any_label=True),
+    }
+    fused = ProjectionProblem(problem.candidates, fuse(scores, weights), problem.labels)
+    return spans_from_matching(fused, SOLVERS[solver](fused))

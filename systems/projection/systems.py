@@ -34,7 +34,7 @@ from systems.backbones import DEFAULT_BACKBONE
 from systems.projection.alignment import project_by_alignment
 from systems.projection.backtranslation import back_translate_project
 from systems.projection.easyproject import project_easyproject
-from systems.projection.ilp import project_by_ilp
+from systems.projection.ilp import CANDIDATE_SOURCES, project_by_ilp, project_by_ilp_with_ner
 from systems.translators import Translator, make_translator, simple_tokenize
 
 #: EasyProject's marker-fine-tuned NLLB (Chen et al. 2023; systems.md §1).
@@ -96,7 +96,7 @@ class _ProjectionSystem:
         tags = self._source.predict(sentences) if sentences else []
         return [s.with_tags(t) for s, t in zip(sentences, tags, strict=True)]
 
-    def _project(self, spans: Sequence[Span], target: Sequence[str], links: Alignment) -> list[Span]:
+    def _project(self, spans: Sequence[Span], target: Sequence[str], links: Alignment, ner: Any = None) -> list[Span]:
         raise NotImplementedError
 
 
@@ -169,7 +169,7 @@ class _TranslateTrain(_ProjectionSystem):
         parallel_splits: Sequence[str],
         max_pairs: int | None,
         labels: Sequence[str],
-        epochs: int,
+        epochs: int | None,
         lr: float | None,
         batch_size: int,
         max_length: int,
@@ -196,6 +196,10 @@ class _TranslateTrain(_ProjectionSystem):
     def _languages(self) -> list[str]:
         return sorted(self._taggers)
 
+    def _target_ner(self, targets: Sequence[Sequence[str]]) -> list[Any]:
+        """Per target sentence, what ``_project`` may use from a target NER model (``None``: nothing)."""
+        return [None] * len(targets)
+
     def _projected_data(self, context: FitContext, lang: str) -> tuple[list[Sentence], dict[str, int]]:
         pairs = _parallel_pairs(context, self.parallel, lang, self.parallel_splits, self.max_pairs)
         if not pairs:
@@ -207,11 +211,12 @@ class _TranslateTrain(_ProjectionSystem):
             return sentences, payload["report"]
         english = self._tag_english([en for en, _ in pairs], f"{self.parallel}/eng-{lang}")
         alignments = make_aligner(self.aligner).align([en for en, _ in pairs], [tgt for _, tgt in pairs])
+        target_ner = self._target_ner([tgt for _, tgt in pairs])
         sentences: list[Sentence] = []
         counts: Counter[str] = Counter(pairs=len(pairs))
-        for k, (source, (_, target), links) in enumerate(zip(english, pairs, alignments, strict=True)):
+        for k, (source, (_, target), links, ner) in enumerate(zip(english, pairs, alignments, target_ner, strict=True)):
             spans = _keep_labels(source.spans, self.labels)
-            projected = self._project(spans, target, links)
+            projected = self._project(spans, target, links, ner)
             counts["source_entities"] += len(spans)
             counts["projected_entities"] += len(projected)
             counts["sentences_with_entities"] += bool(spans)
@@ -236,7 +241,9 @@ class _TranslateTrain(_ProjectionSystem):
             json.dumps(
                 {
                     "system": self.name,
-                    "projection": {k: repr(getattr(self, k, None)) for k in ("method", "solver", "max_ngram", "aligner", "labels", "version")},
+                    "projection": {
+                        k: repr(getattr(self, k, None)) for k in ("method", "solver", "max_ngram", "aligner", "labels", "version", "candidates")
+                    },
                     "source": system_fingerprint(self._source),
                     "seed": context.seed,
                     "pairs": hashlib.sha256(json.dumps(pairs, ensure_ascii=False).encode()).hexdigest(),
@@ -318,11 +325,11 @@ class AlignmentProjectionTrain(_TranslateTrain):
         parallel_splits: Sequence[str] = ("dev", "test"),
         max_pairs: int | None = None,
         labels: Sequence[str] = DEFAULT_LABELS,
-        epochs: int = 6,
+        epochs: int | None = None,
         lr: float | None = None,
         batch_size: int = 32,
         max_length: int = 128,
-        max_minutes: float | None = 10.0,
+        max_minutes: float | None = None,
         empty_ratio: float | None = 0.5,
     ) -> None:
         if method not in ("garcia", "politov"):
@@ -330,18 +337,21 @@ class AlignmentProjectionTrain(_TranslateTrain):
         self.method = method
         self._common_init(source_system, source_params, backbone, aligner, parallel, parallel_splits, max_pairs, labels, epochs, lr, batch_size, max_length, max_minutes, empty_ratio)
 
-    def _project(self, spans: Sequence[Span], target: Sequence[str], links: Alignment) -> list[Span]:
+    def _project(self, spans: Sequence[Span], target: Sequence[str], links: Alignment, ner: Any = None) -> list[Span]:
         return project_by_alignment(spans, target, links, method=self.method)
 
 
 class ILPProjectionTrain(_TranslateTrain):
     """Translate-train with n-gram candidates and exact (or greedy) ILP matching (Politov et al. 2025).
 
-    Args: as :class:`AlignmentProjectionTrain`, plus ``solver`` (``exact``/``greedy``) and
-    ``max_ngram`` (M, the longest candidate).
+    Args: as :class:`AlignmentProjectionTrain`, plus ``solver`` (``exact``/``greedy``),
+    ``max_ngram`` (M, the longest candidate) and ``candidates``: ``ngram``, ``ner`` (the source
+    tagger's spans on the target side, scores fused with its probabilities) or ``ngram+ner``.
     """
 
     name = "proj-ilp-train"
+    #: ``candidates=None`` means this: "ngram" here, "ner" in :class:`ILPNERProjectionTrain`.
+    default_candidates = "ngram"
 
     def __init__(
         self,
@@ -355,21 +365,57 @@ class ILPProjectionTrain(_TranslateTrain):
         parallel_splits: Sequence[str] = ("dev", "test"),
         max_pairs: int | None = None,
         labels: Sequence[str] = DEFAULT_LABELS,
-        epochs: int = 6,
+        epochs: int | None = None,
         lr: float | None = None,
         batch_size: int = 32,
         max_length: int = 128,
-        max_minutes: float | None = 10.0,
+        max_minutes: float | None = None,
         empty_ratio: float | None = 0.5,
+        candidates: str | None = None,
     ) -> None:
+        candidates = self.default_candidates if candidates is None else candidates
         if solver not in ("exact", "greedy"):
             raise ConfigError(f"{self.name}: solver must be 'exact' or 'greedy'; got {solver!r}")
+        if candidates not in ("ngram", *CANDIDATE_SOURCES):
+            raise ConfigError(f"{self.name}: candidates must be one of ngram, {', '.join(CANDIDATE_SOURCES)}; got {candidates!r}")
         self.solver = solver
         self.max_ngram = max_ngram
+        self.candidates = candidates
         self._common_init(source_system, source_params, backbone, aligner, parallel, parallel_splits, max_pairs, labels, epochs, lr, batch_size, max_length, max_minutes, empty_ratio)
 
-    def _project(self, spans: Sequence[Span], target: Sequence[str], links: Alignment) -> list[Span]:
+    def _target_ner(self, targets: Sequence[Sequence[str]]) -> list[Any]:
+        # The multilingual source tagger (direct transfer) is the target NER model: its spans are
+        # the candidates and its probabilities the NER score (systems.md §3 "NER model-based").
+        if self.candidates == "ngram":
+            return [None] * len(targets)
+        tagger = getattr(self._source, "tagger", None)
+        if tagger is None or not hasattr(tagger, "predict_proba"):
+            raise ConfigError(
+                f"{self.name}: candidates={self.candidates!r} needs a source system with a multilingual tagger "
+                f"(direct-transfer); {getattr(self._source, 'name', self.source_system)!r} has none"
+            )
+        names = tuple(tagger.tag_names)
+        return [(p, names) for p in tagger.predict_proba(list(targets))]
+
+    def _project(self, spans: Sequence[Span], target: Sequence[str], links: Alignment, ner: Any = None) -> list[Span]:
+        if ner is not None:
+            return project_by_ilp_with_ner(
+                spans, target, links, ner[0], ner[1], candidates=self.candidates, solver=self.solver, max_length=self.max_ngram
+            )
         return project_by_ilp(spans, target, links, solver=self.solver, max_length=self.max_ngram)
+
+
+class ILPNERProjectionTrain(ILPProjectionTrain):
+    """Translate-train with the ILP over a target NER model's spans, scores fused (align 0.5 + NER 0.5).
+
+    The "NER model-based extraction" variant of Politov et al. (2025): the target NER model is the
+    multilingual direct-transfer tagger (e.g. on ``e5-small``); the NMT score of the thesis' fusion
+    is left out (no translation model exists offline). ``candidates="ngram+ner"`` adds the aligned
+    n-grams to the model's spans.
+    """
+
+    name = "proj-ilp-ner-train"
+    default_candidates = "ner"
 
 
 class EasyProjectTrain(_TranslateTrain):
@@ -397,11 +443,11 @@ class EasyProjectTrain(_TranslateTrain):
         include_source: bool = False,
         backbone: str = DEFAULT_BACKBONE,
         labels: Sequence[str] = DEFAULT_LABELS,
-        epochs: int = 6,
+        epochs: int | None = None,
         lr: float | None = None,
         batch_size: int = 32,
         max_length: int = 128,
-        max_minutes: float | None = 10.0,
+        max_minutes: float | None = None,
     ) -> None:
         self.source = source
         self.max_source_sentences = max_source_sentences
@@ -611,7 +657,7 @@ class AlignmentProjectionTest(_TranslateTest):
         self.method = method
         self._common_init(source_system, source_params, backbone, translator, translator_model, aligner, parallel, labels)
 
-    def _project(self, spans: Sequence[Span], target: Sequence[str], links: Alignment) -> list[Span]:
+    def _project(self, spans: Sequence[Span], target: Sequence[str], links: Alignment, ner: Any = None) -> list[Span]:
         return project_by_alignment(spans, target, links, method=self.method)
 
 
@@ -636,7 +682,7 @@ class ILPProjectionTest(_TranslateTest):
         self.max_ngram = max_ngram
         self._common_init(source_system, source_params, backbone, translator, translator_model, aligner, parallel, labels)
 
-    def _project(self, spans: Sequence[Span], target: Sequence[str], links: Alignment) -> list[Span]:
+    def _project(self, spans: Sequence[Span], target: Sequence[str], links: Alignment, ner: Any = None) -> list[Span]:
         return project_by_ilp(spans, target, links, solver=self._solver, max_length=self.max_ngram)
 
 

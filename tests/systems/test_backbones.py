@@ -140,7 +140,7 @@ def test_train_tagger_reuses_cache_without_training(toy_dir: Path, cache: Path, 
     def boom(*args: object, **kwargs: object) -> None:
         raise AssertionError("retrained although a cached tagger exists")
 
-    monkeypatch.setattr(backbones, "fit_token_model", boom)
+    monkeypatch.setattr(backbones.training, "fit_token_model", boom)
     again = train_tagger(
         toy_sentences("eng", 24), labels=LABELS, backbone="offline-tiny", epochs=2, lr=3e-3, batch_size=8,
         max_length=24, cache_dir=cache, data_dir=toy_dir, show_progress=False,
@@ -185,7 +185,7 @@ def test_train_tagger_learns_toy_task(toy_dir: Path, tmp_path: Path) -> None:
 def test_resolve_backbone_hub_name_without_network_raises_clear_error(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("HF_HOME", str(tmp_path))  # an empty hub cache
-    with pytest.raises(ModelUnavailableError, match="--backbone offline") as info:
+    with pytest.raises(ModelUnavailableError, match="--backbone e5-small") as info:
         resolve_backbone("xlm-roberta-large", cache_dir=tmp_path)
     assert "not in the local" in str(info.value)
 

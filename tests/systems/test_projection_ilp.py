@@ -176,3 +176,62 @@ def test_project_by_ilp_outputs_at_most_one_span_per_entity(seed: int) -> None:
         out = project_by_ilp(spans, ["w"] * n_tgt, sorted(links), solver=solver)
         assert len(out) <= len(spans)
         assert all(a.end <= b.start for a, b in zip(out, out[1:], strict=False))
+
+
+# --- Target-NER candidates with fused scores ------------------------------------------------------
+
+TAG_NAMES = ("O", "B-LOC", "I-LOC", "B-PER", "I-PER")
+
+
+@st.composite
+def ner_cases(draw: st.DrawFn) -> tuple[list[Span], list[str], list[tuple[int, int]], np.ndarray]:
+    n_src, n_tgt = draw(st.integers(1, 7)), draw(st.integers(1, 7))
+    starts = sorted(draw(st.sets(st.integers(0, n_src - 1), min_size=1, max_size=3)))
+    spans = [Span(a, min(b, n_src), draw(st.sampled_from(["PER", "LOC"]))) for a, b in zip(starts, [*starts[1:], n_src], strict=True)]
+    links = sorted(draw(st.sets(st.tuples(st.integers(0, n_src - 1), st.integers(0, n_tgt - 1)), max_size=10)))
+    raw = np.array(draw(st.lists(st.lists(st.floats(0.01, 1.0), min_size=5, max_size=5), min_size=n_tgt, max_size=n_tgt)))
+    return spans, [f"t{j}" for j in range(n_tgt)], links, raw / raw.sum(axis=1, keepdims=True)
+
+
+@settings(max_examples=200, deadline=None)
+@given(ner_cases())
+def test_ner_candidate_projection_keeps_matching_invariants(case: tuple[list[Span], list[str], list[tuple[int, int]], np.ndarray]) -> None:
+    from systems.projection.ilp import ner_candidates, project_by_ilp_with_ner
+
+    spans, target, links, probs = case
+    for candidates in ("ner", "ngram+ner"):
+        projected = project_by_ilp_with_ner(spans, target, links, probs, TAG_NAMES, candidates=candidates)
+        assert len(projected) <= len(spans)
+        covered = [j for s in projected for j in range(s.start, s.end)]
+        assert len(covered) == len(set(covered)), "projected spans overlap"
+        assert all(s.label in {"PER", "LOC"} for s in projected)
+        if candidates == "ner":
+            assert {(s.start, s.end) for s in projected} <= set(ner_candidates(probs, TAG_NAMES))
+        greedy = project_by_ilp_with_ner(spans, target, links, probs, TAG_NAMES, candidates=candidates, solver="greedy")
+        assert len(greedy) <= len(spans)
+
+
+def test_ner_scores_rescue_an_entity_the_alignment_misses() -> None:
+    from systems.projection.ilp import project_by_ilp_with_ner
+
+    # "Ana Pérez" is linked only to "Ana": alignment alone projects one word; the NER span adds "Pérez".
+    probs = np.array([[0.9, 0.02, 0.02, 0.03, 0.03], [0.05, 0.0, 0.0, 0.9, 0.05], [0.05, 0.0, 0.0, 0.05, 0.9]])
+    spans = [Span(0, 2, "PER")]
+    assert project_by_ilp(spans, ["la", "Ana", "Pérez"], [(0, 1)]) == [Span(1, 2, "PER")]
+    assert project_by_ilp_with_ner(spans, ["la", "Ana", "Pérez"], [(0, 1)], probs, TAG_NAMES) == [Span(1, 3, "PER")]
+
+
+def test_ner_candidate_projection_refuses_bad_input() -> None:
+    from systems.projection.ilp import project_by_ilp_with_ner
+
+    with pytest.raises(ConfigError, match="candidates must be one of ner, ngram\\+ner"):
+        project_by_ilp_with_ner([], ["a"], [], np.ones((1, 5)) / 5, TAG_NAMES, candidates="spans")
+    with pytest.raises(ConfigError, match="2 rows of NER probabilities for 1 target tokens"):
+        project_by_ilp_with_ner([], ["a"], [], np.ones((2, 5)) / 5, TAG_NAMES)
+
+
+def test_intrinsic_evaluation_needs_a_target_model_for_ner_methods() -> None:
+    from systems.projection.evaluate import evaluate_projection
+
+    with pytest.raises(ConfigError, match="ilp-ner need a target NER model"):
+        evaluate_projection(["ilp", "ilp-ner"], "surface")

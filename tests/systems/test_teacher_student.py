@@ -27,7 +27,8 @@ TINY = dict(
     backbone="offline-tiny", epochs=2, lr=3e-3, batch_size=8, max_length=32,
     teacher_epochs=2, teacher_max_minutes=None,
 )
-MULTI = dict(TINY, source_teacher_epochs=2)
+# Tiny random teachers may label nothing in 24 sentences; the guard is tested on its own below.
+MULTI = dict(TINY, source_teacher_epochs=2, min_teacher_entities=0)
 
 
 @pytest.fixture(scope="module")
@@ -67,7 +68,7 @@ def test_ts_multi_passes_conformance_check(multi: MultiSourceTeacherStudent, che
 
 
 def test_ts_single_trains_one_student_per_target_language(single: SingleSourceTeacherStudent, context: FitContext) -> None:
-    assert set(single.fit_report) == {"hau", "swa"}
+    assert set(single.fit_report) == {"teacher", "hau", "swa"}
     hau, swa = single.student("hau"), single.student("swa")
     assert hau is not swa and hau.info["key"] != swa.info["key"]
     sentences = context.load("masakhaner2", "hau", "test")[:5] + context.load("masakhaner2", "swa", "test")[:5]
@@ -189,3 +190,31 @@ def test_ts_systems_registered_with_shared_backbone() -> None:
     for name, cls in (("ts-single", SingleSourceTeacherStudent), ("ts-multi", MultiSourceTeacherStudent)):
         system = make_system(name, {}, shared={"backbone": "offline-tiny"})
         assert isinstance(system, cls) and system.backbone == "offline-tiny"
+
+
+def test_a_teacher_that_labels_nothing_fails_the_fit() -> None:
+    from harness.errors import UntrainedModelError
+    from systems.teacher_student import require_teacher_entities
+
+    tags = ["O", "B-PER", "I-PER"]
+    silent = [np.array([[0.9, 0.05, 0.05], [0.8, 0.1, 0.1]], dtype=np.float32)]
+    with pytest.raises(UntrainedModelError, match="labelled 0 entities .* 1 unlabelled hau sentences"):
+        require_teacher_entities("ts-single teacher", "hau", tags, silent)
+    talking = [np.array([[0.1, 0.8, 0.1], [0.1, 0.1, 0.8]], dtype=np.float32)]
+    assert require_teacher_entities("ts-single teacher", "hau", tags, talking) == 1
+
+
+def test_ts_single_fit_report_shows_teacher_and_student(single: SingleSourceTeacherStudent) -> None:
+    report = single.fit_report
+    assert report["teacher"]["steps"] > 0 and "dev_f1" in report["teacher"]
+    for lang in ("hau", "swa"):
+        assert report[lang]["teacher_entities"] >= 1
+        assert report[lang]["student"]["steps"] > 0
+
+
+def test_ts_single_teacher_is_the_direct_transfer_model(context: FitContext, single: SingleSourceTeacherStudent) -> None:
+    from systems.transfer import DirectTransfer
+
+    same = DirectTransfer(backbone="offline-tiny", epochs=2, batch_size=8, max_length=32)
+    same.fit(context)
+    assert same.tagger.info["key"] == single._fallback.info["key"]

@@ -190,7 +190,7 @@ def build_offline_backbone(
     model = _init_model(spec, tokenizer, seed)
     if spec.mlm_steps > 0:
         _pretrain_mlm(model, tokenizer, list(iter_corpus(data_dir, extra_text)), spec, seed, show_progress)
-    from systems.backbones import quiet_hub
+    from systems.backbones.sources import quiet_hub
 
     with quiet_hub():
         model.save_pretrained(tmp)

@@ -1,0 +1,470 @@
+"""Studies: a research question, the grid that answers it, and the comparisons that decide it.
+
+A study is a TOML file (bundled ones live beside this module, versioned ``name.v1``)::
+
+    name = "my-question.v1"
+    question = "Is system A more robust than B under typos?"
+
+    [grid]
+    seeds = [0, 1, 2]
+    backbones = ["offline", "e5-small"]   # optional: every system runs on each (ids get "@backbone")
+    max_sentences = 500                   # optional cap on evaluated sentences per language
+    shared = { aligner = "eflomal" }      # run-wide parameters (as --backbone/--aligner/--translator)
+
+    [[grid.systems]]
+    name = "ts-multi"                     # registered name or package.module:Class
+    id = "ts-multi-k"                     # optional (default: name); comparisons refer to ids
+    params = { weighting = "lid" }
+    vary = { max_sources = [1, 2, 3] }    # optional: one parameter, one run per value
+
+    [[grid.datasets]]
+    name = "masakhaner2"
+    split = "test"
+    languages = ["hau", "yor"]            # or "all"
+
+    [[grid.perturbations]]
+    name = "char-typos.v1"
+    severity = 1
+
+    [profiles.cpu]                        # merged over [grid] with --profile cpu (the default)
+    languages = ["hau", "yor"]
+    system_params = { ts-multi-k = { epochs = 1 } }
+
+    [[comparisons]]
+    kind = "delta-f1-difference"          # or "f1-difference", "trend"
+    a = "ts-multi"
+    b = "direct-transfer"
+    published = "negative"                # sign of a − b in the literature: positive|negative|none|unknown
+    published_note = "..."
+    source = "../shared/research/systems.md §6"
+
+Everything is checked when the file loads; an error names the file and the key.
+"""
+
+from __future__ import annotations
+
+import difflib
+import tomllib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from harness.errors import ConfigError, UnknownComponentError
+
+STUDIES_DIR = Path(__file__).parent
+
+#: Components referenced by bundled studies that land in parallel branches. A study naming one loads
+#: (with a note) and its grid points fail with this reason until the component is registered; the
+#: lead deletes an entry once its branch is merged.
+ANTICIPATED_SYSTEMS: dict[str, str] = {"llm-tagger": "the LLM used directly as a tagger (issue 10)"}
+ANTICIPATED_BACKBONES: dict[str, str] = {"e5-small": "multilingual pretrained encoder (issue 9)"}
+
+KINDS = ("delta-f1-difference", "f1-difference", "trend")
+DIRECTIONS = ("positive", "negative", "none", "unknown")
+CLEAN_CONDITION = "clean"
+
+
+@dataclass(frozen=True, slots=True)
+class StudySystem:
+    """One declared system entry of the grid (before expansion over backbones and varied values)."""
+
+    id: str
+    name: str
+    params: Mapping[str, Any]
+    vary: tuple[str, tuple[Any, ...]] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StudyDataset:
+    name: str
+    split: str
+    languages: tuple[str, ...] | None  # None = every language present
+
+
+@dataclass(frozen=True, slots=True)
+class StudyPerturbation:
+    name: str
+    params: Mapping[str, Any]
+
+    @property
+    def label(self) -> str:
+        """``char-typos.v1 (severity=3)``: how tables and answers name the condition."""
+        extra = ", ".join(f"{k}={v}" for k, v in sorted(self.params.items()))
+        return f"{self.name} ({extra})" if extra else self.name
+
+
+@dataclass(frozen=True, slots=True)
+class Comparison:
+    """What decides the question: a paired difference between two systems, or a trend."""
+
+    id: str
+    kind: str
+    a: str = ""
+    b: str = ""
+    system: str = ""  # trend: the id of the system entry with ``vary``
+    parameter: str = ""  # trend: the varied parameter
+    metrics: tuple[str, ...] = ("f1",)
+    conditions: tuple[str, ...] = ()  # perturbation names (or "clean"); () = the kind's default
+    published: str = "unknown"
+    published_note: str = ""
+    source: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Profile:
+    """Overrides of the grid for one compute budget (``cpu``: this machine; ``paper``: published settings)."""
+
+    name: str
+    seeds: tuple[int, ...] | None = None
+    languages: tuple[str, ...] | None = None
+    max_sentences: int | None = None
+    backbones: tuple[str, ...] | None = None
+    shared: Mapping[str, Any] = field(default_factory=dict)
+    system_params: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    description: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class StudySpec:
+    name: str
+    question: str
+    description: str
+    systems: tuple[StudySystem, ...]
+    datasets: tuple[StudyDataset, ...]
+    perturbations: tuple[StudyPerturbation, ...]
+    seeds: tuple[int, ...]
+    backbones: tuple[str, ...]
+    max_sentences: int | None
+    shared: Mapping[str, Any]
+    profiles: Mapping[str, Profile]
+    comparisons: tuple[Comparison, ...]
+    path: str
+    notes: tuple[str, ...] = ()  # anticipated components and other load-time remarks
+
+    def profile(self, name: str | None) -> Profile:
+        """The named profile; ``None`` picks ``cpu`` when declared, else the bare grid."""
+        if name is None:
+            return self.profiles.get("cpu", Profile("grid"))
+        if name not in self.profiles:
+            raise ConfigError(
+                f"{self.path}: study {self.name!r} has no profile {name!r}; declared: {', '.join(sorted(self.profiles)) or '(none)'}"
+            )
+        return self.profiles[name]
+
+
+# --- loading ------------------------------------------------------------------------------------
+
+
+def available_studies() -> list[str]:
+    """Names of the bundled studies (file stems, which equal their ``name``)."""
+    return sorted(p.stem for p in STUDIES_DIR.glob("*.toml"))
+
+
+def load_study(name_or_path: str | Path) -> StudySpec:
+    """Load a bundled study by name (``ts-vs-transfer-robustness.v1``) or any study TOML by path."""
+    path = Path(name_or_path)
+    if not (path.suffix == ".toml" and path.is_file()):
+        bundled = STUDIES_DIR / f"{name_or_path}.toml"
+        if not bundled.is_file():
+            raise UnknownComponentError("study", str(name_or_path), available_studies())
+        path = bundled
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: invalid TOML: {exc}") from None
+    return parse_study(data, str(path))
+
+
+class _Checker:
+    """Type checks that raise one-line errors naming the file and the key."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+    def fail(self, key: str, message: str) -> ConfigError:
+        return ConfigError(f"{self.path}: {key}: {message}")
+
+    def keys(self, table: Any, key: str, allowed: Sequence[str], required: Sequence[str] = ()) -> Mapping[str, Any]:
+        if not isinstance(table, Mapping):
+            raise self.fail(key or "(top level)", f"must be a table, got {type(table).__name__}")
+        for name in table:
+            if name not in allowed:
+                close = difflib.get_close_matches(str(name), allowed, n=1, cutoff=0.6)
+                hint = f" (did you mean {close[0]!r}?)" if close else ""
+                raise self.fail(f"{key}.{name}" if key else str(name), f"unknown key{hint}; allowed: {', '.join(allowed)}")
+        for name in required:
+            if name not in table:
+                raise self.fail(f"{key}.{name}" if key else name, "missing required key")
+        return table
+
+    def string(self, value: Any, key: str) -> str:
+        if not isinstance(value, str) or not value.strip():
+            raise self.fail(key, f"must be a non-empty string, got {value!r}")
+        return value
+
+    def strings(self, value: Any, key: str) -> tuple[str, ...]:
+        if not (isinstance(value, list) and value and all(isinstance(v, str) and v for v in value)):
+            raise self.fail(key, f"must be a non-empty list of strings, got {value!r}")
+        return tuple(value)
+
+    def ints(self, value: Any, key: str) -> tuple[int, ...]:
+        if not (isinstance(value, list) and value and all(isinstance(v, int) and not isinstance(v, bool) for v in value)):
+            raise self.fail(key, f"must be a non-empty list of integers, got {value!r}")
+        return tuple(value)
+
+    def positive_int(self, value: Any, key: str) -> int:
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise self.fail(key, f"must be a positive integer, got {value!r}")
+        return value
+
+    def table(self, value: Any, key: str) -> dict[str, Any]:
+        if not isinstance(value, Mapping):
+            raise self.fail(key, f"must be a table, got {value!r}")
+        return dict(value)
+
+    def known(self, value: str, key: str, kind: str, names: Sequence[str]) -> None:
+        if value in names:
+            return
+        close = difflib.get_close_matches(value, names, n=3, cutoff=0.5)
+        hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
+        raise self.fail(key, f"unknown {kind} {value!r}.{hint} Available: {', '.join(sorted(names))}")
+
+
+_TOP = ("name", "question", "description", "grid", "profiles", "comparisons")
+_GRID = ("seeds", "backbones", "max_sentences", "shared", "systems", "datasets", "perturbations")
+_SYSTEM = ("name", "id", "params", "vary")
+_DATASET = ("name", "split", "languages")
+_PROFILE = ("description", "seeds", "languages", "max_sentences", "backbones", "shared", "system_params")
+_COMPARISON = ("id", "kind", "a", "b", "system", "parameter", "metrics", "conditions", "published", "published_note", "source")
+
+
+def parse_study(data: Mapping[str, Any], path: str = "<study>") -> StudySpec:
+    """Validate a parsed study TOML and build the spec (see the module docstring for the format)."""
+    from attacks import PERTURBATIONS
+    from harness.datasets import DATASETS
+    from systems import SYSTEMS
+
+    check = _Checker(path)
+    check.keys(data, "", _TOP, required=("name", "question", "grid", "comparisons"))
+    name = check.string(data["name"], "name")
+    if not _versioned(name):
+        raise check.fail("name", f"study names are versioned like perturbations, e.g. {name}.v1; got {name!r}")
+    question = check.string(data["question"], "question")
+    grid = check.keys(data["grid"], "grid", _GRID, required=("systems", "datasets"))
+    notes: list[str] = []
+
+    systems: list[StudySystem] = []
+    system_names = SYSTEMS.names()
+    for i, entry in enumerate(_array(check, grid["systems"], "grid.systems")):
+        key = f"grid.systems[{i}]"
+        check.keys(entry, key, _SYSTEM, required=("name",))
+        sys_name = check.string(entry["name"], f"{key}.name")
+        if sys_name in ANTICIPATED_SYSTEMS and sys_name not in system_names:
+            notes.append(f"system {sys_name!r} ({ANTICIPATED_SYSTEMS[sys_name]}) is not registered yet; its runs fail until it lands")
+        elif ":" not in sys_name:
+            check.known(sys_name, f"{key}.name", "system", [*system_names, *ANTICIPATED_SYSTEMS])
+        params = check.table(entry.get("params", {}), f"{key}.params")
+        vary = None
+        if "vary" in entry:
+            table = check.table(entry["vary"], f"{key}.vary")
+            if len(table) != 1:
+                raise check.fail(f"{key}.vary", f"must vary exactly one parameter, got {sorted(table) or 'none'}")
+            ((param, values),) = table.items()
+            if not (isinstance(values, list) and len(values) >= 2):
+                raise check.fail(f"{key}.vary.{param}", f"must list at least two values, got {values!r}")
+            if param in params:
+                raise check.fail(f"{key}.vary.{param}", "is also fixed in params; keep one")
+            vary = (param, tuple(values))
+        system_id = check.string(entry.get("id", sys_name), f"{key}.id")
+        if any(s.id == system_id for s in systems):
+            raise check.fail(f"{key}.id", f"duplicate system id {system_id!r}; give each entry its own id")
+        systems.append(StudySystem(system_id, sys_name, params, vary))
+
+    datasets: list[StudyDataset] = []
+    for i, entry in enumerate(_array(check, grid["datasets"], "grid.datasets")):
+        key = f"grid.datasets[{i}]"
+        check.keys(entry, key, _DATASET, required=("name",))
+        ds_name = check.string(entry["name"], f"{key}.name")
+        check.known(ds_name, f"{key}.name", "dataset", list(DATASETS))
+        langs = entry.get("languages", "all")
+        datasets.append(
+            StudyDataset(ds_name, check.string(entry.get("split", "test"), f"{key}.split"),
+                         None if langs == "all" else check.strings(langs, f"{key}.languages"))
+        )
+
+    perturbations: list[StudyPerturbation] = []
+    perturbation_names = PERTURBATIONS.names()
+    for i, entry in enumerate(grid.get("perturbations", [])):
+        key = f"grid.perturbations[{i}]"
+        if not isinstance(entry, Mapping) or "name" not in entry:
+            raise check.fail(key, "each perturbation is a table with a 'name'")
+        p_name = check.string(entry["name"], f"{key}.name")
+        check.known(p_name, f"{key}.name", "perturbation", perturbation_names)
+        perturbations.append(StudyPerturbation(p_name, {k: v for k, v in entry.items() if k != "name"}))
+
+    backbones = check.strings(grid["backbones"], "grid.backbones") if "backbones" in grid else ()
+    shared = check.table(grid.get("shared", {}), "grid.shared")
+    for backbone in (*backbones, *([shared["backbone"]] if isinstance(shared.get("backbone"), str) else [])):
+        if backbone in ANTICIPATED_BACKBONES:
+            notes.append(f"backbone {backbone!r} ({ANTICIPATED_BACKBONES[backbone]}) may not be available yet")
+
+    profiles = {}
+    for p_name, entry in check.table(data.get("profiles", {}), "profiles").items():
+        key = f"profiles.{p_name}"
+        check.keys(entry, key, _PROFILE)
+        ids = [s.id for s in systems]
+        system_params = check.table(entry.get("system_params", {}), f"{key}.system_params")
+        for sid, params in system_params.items():
+            check.known(sid, f"{key}.system_params.{sid}", "system id", ids)
+            check.table(params, f"{key}.system_params.{sid}")
+        prof_shared = check.table(entry.get("shared", {}), f"{key}.shared")
+        prof_backbones = check.strings(entry["backbones"], f"{key}.backbones") if "backbones" in entry else None
+        for backbone in (*(prof_backbones or ()), *([prof_shared["backbone"]] if isinstance(prof_shared.get("backbone"), str) else [])):
+            if backbone in ANTICIPATED_BACKBONES:
+                notes.append(f"profile {p_name}: backbone {backbone!r} ({ANTICIPATED_BACKBONES[backbone]}) may not be available yet")
+        if prof_backbones is not None and not backbones:
+            raise check.fail(f"{key}.backbones", "the grid declares no backbones to override; add grid.backbones")
+        profiles[p_name] = Profile(
+            name=p_name,
+            seeds=check.ints(entry["seeds"], f"{key}.seeds") if "seeds" in entry else None,
+            languages=check.strings(entry["languages"], f"{key}.languages") if "languages" in entry else None,
+            max_sentences=check.positive_int(entry["max_sentences"], f"{key}.max_sentences") if "max_sentences" in entry else None,
+            backbones=prof_backbones,
+            shared=prof_shared,
+            system_params={k: dict(v) for k, v in system_params.items()},
+            description=str(entry.get("description", "")),
+        )
+
+    comparisons = _comparisons(check, data["comparisons"], systems, perturbations, bool(backbones))
+    spec = StudySpec(
+        name=name,
+        question=question,
+        description=str(data.get("description", "")),
+        systems=tuple(systems),
+        datasets=tuple(datasets),
+        perturbations=tuple(perturbations),
+        seeds=check.ints(grid["seeds"], "grid.seeds") if "seeds" in grid else (0,),
+        backbones=backbones,
+        max_sentences=check.positive_int(grid["max_sentences"], "grid.max_sentences") if "max_sentences" in grid else None,
+        shared=shared,
+        profiles=profiles,
+        comparisons=comparisons,
+        path=path,
+        notes=tuple(dict.fromkeys(notes)),
+    )
+    return spec
+
+
+def _versioned(name: str) -> bool:
+    stem, dot, version = name.rpartition(".")
+    return bool(stem and dot and version[:1] == "v" and version[1:].isdigit())
+
+
+def _array(check: _Checker, value: Any, key: str) -> list[Mapping[str, Any]]:
+    if not (isinstance(value, list) and value and all(isinstance(v, Mapping) for v in value)):
+        raise check.fail(key, "must be a non-empty array of tables ([[...]])")
+    return value
+
+
+def split_ref(ref: str) -> tuple[str, str | None]:
+    """``"ts-single@e5-small"`` → ``("ts-single", "e5-small")``; ``"gazetteer"`` → ``("gazetteer", None)``."""
+    base, at, backbone = ref.partition("@")
+    return base, (backbone if at else None)
+
+
+def _comparisons(
+    check: _Checker, value: Any, systems: Sequence[StudySystem], perturbations: Sequence[StudyPerturbation], has_backbones: bool
+) -> tuple[Comparison, ...]:
+    by_id = {s.id: s for s in systems}
+    out: list[Comparison] = []
+    for i, entry in enumerate(_array(check, value, "comparisons")):
+        key = f"comparisons[{i}]"
+        check.keys(entry, key, _COMPARISON, required=("kind",))
+        kind = check.string(entry["kind"], f"{key}.kind")
+        check.known(kind, f"{key}.kind", "comparison kind", KINDS)
+        published = entry.get("published", "unknown")
+        check.known(published, f"{key}.published", "direction", DIRECTIONS)
+        conditions = check.strings(entry["conditions"], f"{key}.conditions") if "conditions" in entry else ()
+        names = [CLEAN_CONDITION, *dict.fromkeys(p.name for p in perturbations)]
+        for j, cond in enumerate(conditions):
+            check.known(cond, f"{key}.conditions[{j}]", "condition (clean or a grid perturbation)", names)
+        if kind == "delta-f1-difference" and not perturbations:
+            raise check.fail(f"{key}.kind", "a delta-f1-difference needs grid.perturbations")
+        if kind == "delta-f1-difference" and CLEAN_CONDITION in conditions:
+            raise check.fail(f"{key}.conditions", "ΔF1 is clean − perturbed; list perturbations only")
+        metrics = check.strings(entry.get("metrics", ["f1"]), f"{key}.metrics")
+        for j, metric in enumerate(metrics):
+            check.known(metric, f"{key}.metrics[{j}]", "metric", ["f1", "recall"])
+        fields: dict[str, Any] = {}
+        if kind == "trend":
+            check.keys(entry, key, [k for k in _COMPARISON if k not in ("a", "b")], required=("kind", "system"))
+            sid = check.string(entry["system"], f"{key}.system")
+            check.known(sid, f"{key}.system", "system id", list(by_id))
+            if by_id[sid].vary is None:
+                raise check.fail(f"{key}.system", f"system {sid!r} has no 'vary'; a trend needs a varied parameter")
+            param = by_id[sid].vary[0]  # type: ignore[index]
+            if "parameter" in entry and entry["parameter"] != param:
+                raise check.fail(f"{key}.parameter", f"system {sid!r} varies {param!r}, not {entry['parameter']!r}")
+            if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in by_id[sid].vary[1]):  # type: ignore[index]
+                raise check.fail(f"{key}.system", f"a trend needs numeric values of {param!r}")
+            fields.update(system=sid, parameter=param)
+            default_id = f"trend-{sid}"
+        else:
+            check.keys(entry, key, [k for k in _COMPARISON if k not in ("system", "parameter")], required=("kind", "a", "b"))
+            for side in ("a", "b"):
+                ref = check.string(entry[side], f"{key}.{side}")
+                base, backbone = split_ref(ref)
+                if backbone is not None and not has_backbones:
+                    raise check.fail(f"{key}.{side}", f"{ref!r} names a backbone but the grid declares no grid.backbones")
+                if base not in by_id:
+                    varied = [v for s in systems for v in _vary_ids(s)]
+                    check.known(base, f"{key}.{side}", "system id", [*by_id, *varied])
+                if base in by_id and by_id[base].vary is not None:
+                    raise check.fail(
+                        f"{key}.{side}", f"{base!r} varies {by_id[base].vary[0]!r}; name one value, e.g. {_vary_ids(by_id[base])[0]!r}"  # type: ignore[index]
+                    )
+                fields[side] = ref
+            if entry["a"] == entry["b"]:
+                raise check.fail(f"{key}.b", "compares a system with itself")
+            default_id = f"{entry['a']}-vs-{entry['b']}"
+        comparison_id = check.string(entry.get("id", default_id), f"{key}.id")
+        if any(c.id == comparison_id for c in out):
+            raise check.fail(f"{key}.id", f"duplicate comparison id {comparison_id!r}")
+        out.append(
+            Comparison(
+                id=comparison_id, kind=kind, metrics=metrics, conditions=conditions, published=published,
+                published_note=str(entry.get("published_note", "")), source=str(entry.get("source", "")), **fields,
+            )
+        )
+    return tuple(out)
+
+
+def _vary_ids(system: StudySystem) -> list[str]:
+    if system.vary is None:
+        return []
+    param, values = system.vary
+    return [vary_id(system.id, param, v) for v in values]
+
+
+def vary_id(system_id: str, param: str, value: Any) -> str:
+    """The id of one varied value: ``ts-multi-k[max_sources=2]``."""
+    return f"{system_id}[{param}={value}]"
+
+
+__all__ = [
+    "ANTICIPATED_BACKBONES",
+    "ANTICIPATED_SYSTEMS",
+    "CLEAN_CONDITION",
+    "Comparison",
+    "Profile",
+    "StudyDataset",
+    "StudyPerturbation",
+    "StudySpec",
+    "StudySystem",
+    "available_studies",
+    "load_study",
+    "parse_study",
+    "split_ref",
+    "vary_id",
+]

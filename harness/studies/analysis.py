@@ -1,0 +1,397 @@
+"""Deciding a study: its comparisons computed from the stored per-sentence counts.
+
+* ``f1-difference``: F1(a) − F1(b) per language and pooled (micro over all sentences), on each
+  condition (clean by default).
+* ``delta-f1-difference``: ΔF1(a) − ΔF1(b), ΔF1 = clean − perturbed F1 **on the sentences the
+  perturbation changed** (the same sentences for both systems: perturbed sets are seeded by data,
+  perturbation and seed, never by system). Negative means a drops less than b.
+* ``trend``: a metric (F1, recall) against a varied parameter, OLS slope with a bootstrap CI, best
+  value, per language and pooled.
+
+Every per-language estimate has a paired bootstrap CI over sentences (the same resample for both
+systems and all seeds), an approximate-randomisation p-value, and the Holm-adjusted p-value over the
+languages of that comparison; estimates are means over seeds, with the seed spread beside the
+bootstrap standard error. With several seeds, the sentences a perturbation changed differ per seed:
+unchanged sentences count zero in that seed, so resampling is over all sentences and every seed's
+ΔF1 is on its own changed sentences.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from harness.errors import ConfigError
+from harness.manifest import ComponentConfig, DatasetConfig, params_hash
+from harness.stats import (
+    METRICS,
+    count_array,
+    f1_of_sums,
+    holm,
+    paired_bootstrap,
+    paired_randomization,
+    per_seed_values,
+    seed_spread,
+    trend,
+)
+from harness.store import CLEAN, CellKey, ResultStore
+from harness.studies import CLEAN_CONDITION, Comparison, StudyPerturbation
+from harness.studies.run import GridPoint, StudyRun, resolve_pair
+
+POOLED = "pooled"
+
+
+@dataclass(frozen=True, slots=True)
+class DiffRow:
+    """One paired difference a − b on one language (or pooled) under one condition."""
+
+    comparison: str
+    kind: str
+    a: str
+    b: str
+    condition: str
+    lang: str
+    estimate: float
+    low: float
+    high: float
+    p: float
+    p_holm: float | None  # None on the pooled row (a single test)
+    n_sentences: int  # sentences compared (for ΔF1: changed in at least one seed)
+    a_value: float  # F1 (or ΔF1) of a, seed mean
+    a_low: float
+    a_high: float
+    b_value: float
+    b_low: float
+    b_high: float
+    seeds: int
+    seed_sd: float | None
+    bootstrap_se: float
+    dominant: str
+    run_ids: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class TrendRow:
+    comparison: str
+    system: str  # variant ids share this base id
+    backbone: str | None
+    parameter: str
+    metric: str
+    condition: str
+    lang: str
+    xs: tuple[float, ...]
+    values: tuple[float, ...]
+    value_lows: tuple[float, ...]
+    value_highs: tuple[float, ...]
+    slope: float
+    low: float
+    high: float
+    best_x: float
+    n_sentences: int
+    run_ids: tuple[str, ...]
+
+
+@dataclass
+class ComparisonResult:
+    comparison: Comparison
+    rows: list[DiffRow] = field(default_factory=list)
+    trends: list[TrendRow] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class StudyResult:
+    run: StudyRun
+    comparisons: list[ComparisonResult]
+    notes: list[str]
+    resamples: int
+    trials: int
+    cpu_seconds: float  # recorded for the runs used (None recorded counts 0)
+    untimed_runs: tuple[str, ...]  # runs made outside `xner study` (no timing stored)
+    cell_seconds: float  # evaluation time of the cells used (stored per cell)
+
+
+def direction(low: float, high: float) -> str:
+    """The sign a CI supports: ``positive``, ``negative`` or ``inconclusive`` (it contains 0).
+
+    >>> direction(0.01, 0.03), direction(-0.2, -0.1), direction(-0.1, 0.1)
+    ('positive', 'negative', 'inconclusive')
+    """
+    if low > 0:
+        return "positive"
+    if high < 0:
+        return "negative"
+    return "inconclusive"
+
+
+def agreement(published: str, observed: str) -> str:
+    """``agrees``, ``disagrees``, ``inconclusive`` or ``no published direction``.
+
+    >>> agreement("negative", "negative"), agreement("positive", "negative"), agreement("unknown", "positive")
+    ('agrees', 'disagrees', 'no published direction')
+    """
+    if published in ("unknown", ""):
+        return "no published direction"
+    if published == "none":
+        return "agrees" if observed == "inconclusive" else "disagrees"
+    if observed == "inconclusive":
+        return "inconclusive"
+    return "agrees" if observed == published else "disagrees"
+
+
+# --- reading cells ------------------------------------------------------------------------------
+
+
+class _Missing(Exception):
+    pass
+
+
+def _key(point: GridPoint, dataset: DatasetConfig, lang: str, seed: int, perturbation: ComponentConfig | None) -> CellKey:
+    assert point.manifest is not None and point.run_id is not None  # callers check usable()
+    name, phash = (CLEAN, params_hash({})) if perturbation is None else (perturbation.name, perturbation.params_hash)
+    return CellKey(point.run_id, point.variant.system, dataset.name, lang, dataset.split, name, phash, seed)
+
+
+def _usable(point: GridPoint) -> bool:
+    return point.manifest is not None and point.run_id is not None
+
+
+def _outcomes(store: ResultStore, point: GridPoint, dataset: DatasetConfig, lang: str, perturbation: ComponentConfig | None) -> list[Any]:
+    """Per seed: the cell's sentence outcomes; raises _Missing naming the cell and why."""
+    assert point.manifest is not None
+    out = []
+    for seed in point.manifest.seeds:
+        key = _key(point, dataset, lang, seed, perturbation)
+        status = store.cell_status(key)
+        if status != "done":
+            records = store.cells(**{f: getattr(key, f) for f in ("run_id", "system", "dataset", "lang", "perturbation", "params_hash", "seed")})
+            why = records[0].error if records and records[0].error else (status or "not run")
+            raise _Missing(f"{point.variant.id} on {dataset.name}/{lang} {key.perturbation} seed {seed}: {why}")
+        out.append(store.sentence_outcomes(key))
+    return out
+
+
+def _perturbation_config(point: GridPoint, index: int) -> ComponentConfig:
+    assert point.manifest is not None
+    return point.manifest.perturbations[index]
+
+
+def _same_sentences(*per_seed_lists: list[Any]) -> None:
+    ids = [tuple(o.sentence_id for o in outcomes) for lists in per_seed_lists for outcomes in lists]
+    if len(set(ids)) > 1:
+        raise ConfigError("paired cells cover different sentences; were the runs made with different --max-sentences or data?")
+
+
+def _counts(per_seed: list[Any], mask: np.ndarray | None = None) -> np.ndarray:
+    array = count_array([[o.total for o in outcomes] for outcomes in per_seed])
+    if mask is not None:
+        array = array * mask[:, :, None]
+    return array
+
+
+def _changed(per_seed: list[Any]) -> np.ndarray:
+    return np.array([[o.changed for o in outcomes] for outcomes in per_seed], dtype=np.int64).reshape(len(per_seed), -1)
+
+
+# --- comparisons --------------------------------------------------------------------------------
+
+
+def _conditions(comparison: Comparison, perturbations: Sequence[StudyPerturbation]) -> list[tuple[str, int | None]]:
+    """(label, index into the grid's perturbations or None for clean) the comparison is decided on."""
+    if comparison.conditions:
+        wanted = comparison.conditions
+    elif comparison.kind == "delta-f1-difference":
+        wanted = tuple(dict.fromkeys(p.name for p in perturbations))
+    else:
+        wanted = (CLEAN_CONDITION,)
+    out: list[tuple[str, int | None]] = []
+    for name in wanted:
+        if name == CLEAN_CONDITION:
+            out.append((CLEAN_CONDITION, None))
+        else:
+            out += [(p.label, i) for i, p in enumerate(perturbations) if p.name == name]
+    return out
+
+
+def _diff_stat(kind: str) -> tuple[Any, Any, Any]:
+    """(paired statistic over [a conditions..., b conditions...], AR statistic, one-system statistic)."""
+    if kind == "delta-f1-difference":
+        def one(s: Sequence[np.ndarray]) -> np.ndarray:
+            return np.asarray(f1_of_sums(s[0]) - f1_of_sums(s[1]))
+        return (lambda s: one(s[:2]) - one(s[2:])), (lambda sa, sb: one(sa) - one(sb)), one
+
+    def single(s: Sequence[np.ndarray]) -> np.ndarray:
+        return f1_of_sums(s[0])
+    return (lambda s: single(s[:1]) - single(s[1:])), (lambda sa, sb: single(sa) - single(sb)), single
+
+
+def _diff_rows(
+    store: ResultStore, study: StudyRun, comparison: Comparison, a_id: str, b_id: str, result: ComparisonResult,
+    resamples: int, trials: int,
+) -> None:
+    pa, pb = study.points.get(a_id), study.points.get(b_id)
+    for ref, point in ((a_id, pa), (b_id, pb)):
+        if point is None:
+            result.notes.append(f"{ref} is not in this profile's grid")
+            return
+        if not _usable(point):
+            result.notes.append(f"{ref}: no stored results ({point.status}{': ' + point.error if point.error else ''})")
+            return
+    assert pa is not None and pb is not None and pa.manifest is not None and pb.manifest is not None
+    paired, ar_stat, one = _diff_stat(comparison.kind)
+    run_ids = tuple(dict.fromkeys([pa.run_id or "", pb.run_id or ""]))
+    multi_dataset = len(pa.manifest.datasets) > 1
+    for label, index in _conditions(comparison, study.spec.perturbations):
+        per_lang: list[tuple[str, list[np.ndarray], int]] = []
+        for dataset in pa.manifest.datasets:
+            for lang in dataset.languages:
+                name = f"{dataset.name}/{lang}" if multi_dataset else lang
+                try:
+                    conds, n = _condition_arrays(store, pa, pb, dataset, lang, index, comparison.kind)
+                except _Missing as exc:
+                    result.notes.append(f"{label}, {name}: left out, {exc}")
+                    continue
+                if n == 0:  # nothing changed: no ΔF1 to measure, and no test to count in Holm's family
+                    result.notes.append(f"{label}, {name}: left out, the perturbation changed no sentence")
+                    continue
+                per_lang.append((name, conds, n))
+        rows = []
+        for name, conds, n in per_lang:
+            rows.append(_row(comparison, a_id, b_id, label, name, conds, n, paired, ar_stat, one, resamples, trials, run_ids))
+        adjusted = holm([r.p for r in rows])
+        rows = [_with_holm(r, p) for r, p in zip(rows, adjusted, strict=True)]
+        if per_lang:
+            pooled = [np.concatenate([c[j] for _, c, _ in per_lang], axis=1) for j in range(len(per_lang[0][1]))]
+            n_pooled = sum(n for _, _, n in per_lang)
+            rows.append(_row(comparison, a_id, b_id, label, POOLED, pooled, n_pooled, paired, ar_stat, one, resamples, trials, run_ids))
+        result.rows += rows
+
+
+def _with_holm(row: DiffRow, p_holm: float) -> DiffRow:
+    from dataclasses import replace
+
+    return replace(row, p_holm=p_holm)
+
+
+def _condition_arrays(
+    store: ResultStore, pa: GridPoint, pb: GridPoint, dataset: DatasetConfig, lang: str, index: int | None, kind: str
+) -> tuple[list[np.ndarray], int]:
+    """The paired count arrays of a and b, and how many sentences they compare."""
+    pert_a = None if index is None else _perturbation_config(pa, index)
+    pert_b = None if index is None else _perturbation_config(pb, index)
+    if pert_a != pert_b:
+        raise _Missing(f"{pa.variant.id} and {pb.variant.id} resolved perturbation {index} differently ({pert_a} vs {pert_b})")
+    b_dataset = next((d for d in pb.manifest.datasets if d.name == dataset.name), None) if pb.manifest else None
+    if b_dataset is None or lang not in b_dataset.languages:
+        raise _Missing(f"{pb.variant.id} has no run on {dataset.name}/{lang}")
+    if kind == "delta-f1-difference":
+        ac, ap = _outcomes(store, pa, dataset, lang, None), _outcomes(store, pa, dataset, lang, pert_a)
+        bc, bp = _outcomes(store, pb, b_dataset, lang, None), _outcomes(store, pb, b_dataset, lang, pert_b)
+        _same_sentences(ac, ap, bc, bp)
+        mask = _changed(ap) & _changed(bp)
+        # Sentences changed in at least one seed: what ΔF1 is measured on.
+        return [_counts(ac, mask), _counts(ap, mask), _counts(bc, mask), _counts(bp, mask)], int(mask.any(axis=0).sum())
+    a = _outcomes(store, pa, dataset, lang, pert_a)
+    b = _outcomes(store, pb, b_dataset, lang, pert_b)
+    _same_sentences(a, b)
+    return [_counts(a), _counts(b)], len(a[0])
+
+
+def _row(
+    comparison: Comparison, a_id: str, b_id: str, condition: str, lang: str, conds: list[np.ndarray], n: int,
+    paired: Any, ar_stat: Any, one: Any, resamples: int, trials: int, run_ids: tuple[str, ...],
+) -> DiffRow:
+    half = len(conds) // 2
+    interval = paired_bootstrap(conds, paired, resamples=resamples)
+    p = paired_randomization(conds[:half], conds[half:], ar_stat, trials=trials)
+    a_iv = paired_bootstrap(conds[:half], one, resamples=resamples)
+    b_iv = paired_bootstrap(conds[half:], one, resamples=resamples)
+    spread = seed_spread(list(per_seed_values(conds, paired)), interval)
+    return DiffRow(
+        comparison.id, comparison.kind, a_id, b_id, condition, lang, interval.estimate, interval.low, interval.high,
+        p, None, n, a_iv.estimate, a_iv.low, a_iv.high, b_iv.estimate, b_iv.low, b_iv.high,
+        spread.seeds, spread.seed_sd, spread.bootstrap_se, spread.dominant, run_ids,
+    )
+
+
+def _first(score: Any) -> Any:
+    """The statistic ``score`` of the single condition (a metric of one system, with its CI)."""
+    return lambda sums: score(sums[0])
+
+
+def _trend_rows(store: ResultStore, study: StudyRun, comparison: Comparison, result: ComparisonResult, resamples: int) -> None:
+    variants = [p for p in study.points.values() if p.variant.base_id == comparison.system]
+    for backbone in dict.fromkeys(p.variant.backbone for p in variants):
+        points = sorted((p for p in variants if p.variant.backbone == backbone), key=lambda p: p.variant.x)
+        unusable = [p for p in points if not _usable(p)]
+        for p in unusable:
+            result.notes.append(f"{p.variant.id}: no stored results ({p.status}{': ' + p.error if p.error else ''})")
+        points = [p for p in points if _usable(p)]
+        if len(points) < 2:
+            result.notes.append(f"trend of {comparison.system}{'@' + backbone if backbone else ''}: fewer than two values with results")
+            continue
+        first = points[0]
+        assert first.manifest is not None
+        xs = [float(p.variant.x) for p in points]
+        run_ids = tuple(p.run_id or "" for p in points)
+        multi_dataset = len(first.manifest.datasets) > 1
+        for label, index in _conditions(comparison, study.spec.perturbations):
+            per_lang: list[tuple[str, list[np.ndarray]]] = []
+            for dataset in first.manifest.datasets:
+                for lang in dataset.languages:
+                    name = f"{dataset.name}/{lang}" if multi_dataset else lang
+                    try:
+                        per_x = [
+                            _outcomes(store, p, dataset, lang, None if index is None else _perturbation_config(p, index))
+                            for p in points
+                        ]
+                        _same_sentences(*per_x)
+                    except _Missing as exc:
+                        result.notes.append(f"{label}, {name}: left out, {exc}")
+                        continue
+                    per_lang.append((name, [_counts(o) for o in per_x]))
+            if per_lang:
+                per_lang.append((POOLED, [np.concatenate([c[j] for _, c in per_lang], axis=1) for j in range(len(xs))]))
+            for metric in comparison.metrics:
+                score = METRICS[metric]
+                for name, conds in per_lang:
+                    t = trend(xs, conds, metric=metric, resamples=resamples)
+                    cis = [paired_bootstrap([c], _first(score), resamples=resamples) for c in conds]
+                    result.trends.append(
+                        TrendRow(
+                            comparison.id, comparison.system, backbone, comparison.parameter, metric, label, name,
+                            t.xs, t.values, tuple(iv.low for iv in cis), tuple(iv.high for iv in cis),
+                            t.slope, t.low, t.high, t.best_x, int(conds[0].shape[1]), run_ids,
+                        )
+                    )
+
+
+def analyse(store: ResultStore, study: StudyRun, *, resamples: int = 1000, trials: int = 2000) -> StudyResult:
+    """Compute every comparison of the study from the stored cells of its grid points."""
+    results = []
+    for comparison in study.spec.comparisons:
+        result = ComparisonResult(comparison)
+        if comparison.kind == "trend":
+            _trend_rows(store, study, comparison, result, resamples)
+        else:
+            for a_id, b_id in resolve_pair(study.spec, study.profile, comparison.a, comparison.b):
+                _diff_rows(store, study, comparison, a_id, b_id, result, resamples, trials)
+        results.append(result)
+    run_ids = [p.run_id for p in study.points.values() if p.run_id]
+    times = store.run_times(run_ids)
+    cell_seconds = sum(
+        c.seconds for run_id in dict.fromkeys(run_ids) for c in store.cells(run_id=run_id)
+    )
+    notes = [f"{p.variant.id}: {p.status}{' — ' + p.error if p.error else ''}" for p in study.points.values() if p.status in ("failed", "missing", "incomplete")]
+    return StudyResult(
+        study, results, [*study.spec.notes, *notes], resamples, trials,
+        cpu_seconds=sum(cpu for cpu, _ in times.values()),
+        untimed_runs=tuple(r for r in dict.fromkeys(run_ids) if r not in times),
+        cell_seconds=cell_seconds,
+    )
+
+
+__all__ = ["POOLED", "ComparisonResult", "DiffRow", "StudyResult", "TrendRow", "agreement", "analyse", "direction"]

@@ -1,0 +1,241 @@
+"""Running a study's grid: one run manifest per system variant, reused whenever already stored.
+
+Every variant (a system entry × backbone × varied value) is its own run: the runner keys cells by
+system name, and a manifest with the variant's parameters gives it its own ``run_id``. A variant is
+**reused** when the store holds a run whose manifest equals the one built now except for the git
+revision (so committing code does not throw results away) and all its cells are finished;
+otherwise the runner runs it, resuming its own finished cells and reusing cached predictions,
+perturbed sets and (inside the systems) trained models. ``report_only`` never runs anything.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from harness.errors import ConfigError, XnerError
+from harness.manifest import RunManifest, SuiteSpec
+from harness.store import ResultStore
+from harness.studies import ANTICIPATED_SYSTEMS, Profile, StudySpec, split_ref, vary_id
+
+Reporter = Callable[[str], None]
+
+
+@dataclass(frozen=True, slots=True)
+class Variant:
+    """One run of the grid: a system with all its parameters on one backbone."""
+
+    id: str  # e.g. "ts-single@e5-small", "ts-multi-k[max_sources=2]"
+    base_id: str  # the system entry's id
+    system: str
+    params: Mapping[str, Any]
+    shared: Mapping[str, Any]
+    backbone: str | None = None  # set when the grid declares backbones
+    x: Any = None  # the varied value, for trends
+
+
+@dataclass
+class GridPoint:
+    variant: Variant
+    manifest: RunManifest | None = None
+    run_id: str | None = None  # the stored run whose cells are used
+    status: str = "missing"  # reused | computed | incomplete | missing | failed
+    error: str = ""
+    cpu_seconds: float = 0.0  # spent in this invocation
+
+
+@dataclass
+class StudyRun:
+    spec: StudySpec
+    profile: Profile
+    points: dict[str, GridPoint] = field(default_factory=dict)
+    cpu_seconds: float = 0.0  # this invocation
+
+    def point(self, variant_id: str) -> GridPoint:
+        return self.points[variant_id]
+
+
+def suite_name(spec: StudySpec) -> str:
+    """The ``suite`` recorded in the manifests of a study's runs."""
+    return f"study:{spec.name}"
+
+
+def expand_grid(spec: StudySpec, profile: Profile) -> list[Variant]:
+    """Every variant of the grid under ``profile`` (backbones × systems × varied values)."""
+    backbones = profile.backbones if profile.backbones is not None else spec.backbones
+    shared = {**spec.shared, **profile.shared}
+    out = []
+    for entry in spec.systems:
+        params = {**entry.params, **profile.system_params.get(entry.id, {})}
+        values: Sequence[Any] = entry.vary[1] if entry.vary else [None]
+        for backbone in backbones or [None]:
+            for value in values:
+                variant_params = dict(params)
+                variant_id = entry.id
+                if entry.vary is not None:
+                    variant_params[entry.vary[0]] = value
+                    variant_id = vary_id(entry.id, entry.vary[0], value)
+                variant_shared = dict(shared)
+                if backbone is not None:
+                    variant_shared["backbone"] = backbone
+                    variant_id = f"{variant_id}@{backbone}"
+                out.append(Variant(variant_id, entry.id, entry.name, variant_params, variant_shared, backbone, value))
+    return out
+
+
+def resolve_pair(spec: StudySpec, profile: Profile, a: str, b: str) -> list[tuple[str, str]]:
+    """Variant id pairs a comparison's ``a``/``b`` stand for under ``profile``.
+
+    With grid backbones: no backbone on either side pairs the two systems on each backbone; ``@*``
+    on one side pairs it on every backbone other than the other side's (backbone comparisons).
+    """
+    backbones = list(profile.backbones if profile.backbones is not None else spec.backbones)
+    (base_a, bb_a), (base_b, bb_b) = split_ref(a), split_ref(b)
+    if not backbones:
+        return [(a, b)]
+    if bb_a is None and bb_b is None:
+        return [(f"{base_a}@{x}", f"{base_b}@{x}") for x in backbones]
+    if bb_a == "*" and bb_b not in (None, "*"):
+        return [(f"{base_a}@{x}", b) for x in backbones if x != bb_b]
+    if bb_b == "*" and bb_a not in (None, "*"):
+        return [(a, f"{base_b}@{x}") for x in backbones if x != bb_a]
+    if bb_a is None:
+        return [(f"{base_a}@{bb_b}", b)]
+    if bb_b is None:
+        return [(a, f"{base_b}@{bb_a}")]
+    return [(a, b)]
+
+
+def variant_suite(spec: StudySpec, variant: Variant, profile: Profile, languages: Sequence[str] | None) -> SuiteSpec:
+    from harness.manifest import ComponentConfig
+
+    langs = tuple(languages) if languages else profile.languages
+    return SuiteSpec(
+        name=suite_name(spec),
+        description=spec.question,
+        systems=(variant.system,),
+        system_params={variant.system: dict(variant.params)},
+        datasets=tuple((d.name, d.split, langs or d.languages) for d in spec.datasets),
+        perturbations=tuple(ComponentConfig.of(p.name, p.params) for p in spec.perturbations),
+        seeds=profile.seeds or spec.seeds,
+        label_overrides={},
+        path=spec.path,
+    )
+
+
+def _without_revision(manifest: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in manifest.items() if k != "git_revision"}
+
+
+def _complete(store: ResultStore, manifest: RunManifest, run_id: str) -> bool:
+    from harness.runner import Runner
+
+    runner = Runner(manifest, store)
+    for system in manifest.systems:
+        for dataset in manifest.datasets:
+            for lang in dataset.languages:
+                for seed in manifest.seeds:
+                    for key, _ in runner.cell_keys(system.name, dataset, lang, seed):
+                        if store.cell_status(replace(key, run_id=run_id)) not in ("done", "skipped"):
+                            return False
+    return True
+
+
+def find_stored_run(store: ResultStore, manifest: RunManifest, *, complete_only: bool = True) -> str | None:
+    """The newest stored run equal to ``manifest`` up to the git revision (complete ones first)."""
+    wanted = _without_revision(manifest.to_dict())
+    candidates: list[str] = [str(r["run_id"]) for r in reversed(store.runs(manifest.suite)) if _without_revision(store.manifest(str(r["run_id"]))) == wanted]
+    if manifest.run_id in candidates:  # the exact run first
+        candidates.remove(manifest.run_id)
+        candidates.insert(0, manifest.run_id)
+    for run_id in candidates:
+        if _complete(store, manifest, run_id):
+            return run_id
+    return None if complete_only or not candidates else candidates[0]
+
+
+def _system_error(exc: XnerError) -> bool:
+    """Whether building the manifest failed because of the variant's system (that variant fails alone)."""
+    from harness.errors import UnknownComponentError
+
+    if isinstance(exc, UnknownComponentError):
+        return exc.kind == "system"
+    return str(exc).startswith(("system ", "cannot build system", "cannot import", "component target"))
+
+
+def _cpu() -> float:
+    times = os.times()
+    return times.user + times.system + times.children_user + times.children_system
+
+
+def run_study(
+    spec: StudySpec,
+    store: ResultStore,
+    *,
+    profile: str | None = None,
+    languages: Sequence[str] | None = None,
+    data_dir: str | Path | None = None,
+    report_only: bool = False,
+    batch_size: int = 128,
+    report: Reporter | None = None,
+    progress: bool = False,
+) -> StudyRun:
+    """Run (or reuse, or with ``report_only`` only look up) every variant of the study's grid.
+
+    A variant whose system cannot be built or whose run fails is recorded on its grid point; the
+    other variants go on, and the report says what is missing and why.
+    """
+    from harness.runner import Runner, build_manifest
+
+    say = report or (lambda line: None)
+    chosen = spec.profile(profile)
+    study = StudyRun(spec, chosen)
+    started = _cpu()
+    for variant in expand_grid(spec, chosen):
+        point = GridPoint(variant)
+        study.points[variant.id] = point
+        try:
+            manifest = build_manifest(
+                variant_suite(spec, variant, chosen, languages),
+                data_dir=data_dir,
+                shared_params=variant.shared,
+                max_sentences=chosen.max_sentences or spec.max_sentences,
+            )
+        except XnerError as exc:
+            if not _system_error(exc):  # missing data or a bad perturbation stops the whole study
+                raise ConfigError(f"{spec.path}: {variant.id}: {exc}") from None
+            hint = f" ({ANTICIPATED_SYSTEMS[variant.system]} lands in a parallel branch)" if variant.system in ANTICIPATED_SYSTEMS else ""
+            point.status, point.error = "failed", f"{variant.id}: {exc}{hint}"
+            say(f"cannot build {variant.id}: {exc}{hint}")
+            continue
+        point.manifest = manifest
+        stored = find_stored_run(store, manifest)
+        if stored is not None:
+            point.run_id, point.status = stored, "reused"
+            say(f"{variant.id}: reusing stored run {stored}")
+            continue
+        if report_only:
+            partial = find_stored_run(store, manifest, complete_only=False)
+            point.run_id, point.status = partial, ("incomplete" if partial else "missing")
+            say(f"{variant.id}: {'incomplete run ' + partial if partial else 'no stored run'} (--report-only: not running)")
+            continue
+        say(f"{variant.id}: running {manifest.run_id}")
+        cpu0, wall0 = _cpu(), time.perf_counter()
+        try:
+            summary = Runner(manifest, store, data_dir=data_dir, batch_size=batch_size, report=say, progress=progress).run()
+        finally:
+            point.cpu_seconds = _cpu() - cpu0
+            store.add_run_time(manifest.run_id, point.cpu_seconds, time.perf_counter() - wall0)
+        point.run_id = manifest.run_id
+        point.status = "computed" if not summary.failed else "incomplete"
+        if summary.failed:
+            point.error = "; ".join(f"{k.label()}: {m}" for k, m in summary.failed[:3])
+    study.cpu_seconds = _cpu() - started
+    return study
+
+
+__all__ = ["GridPoint", "StudyRun", "Variant", "expand_grid", "find_stored_run", "resolve_pair", "run_study", "suite_name"]

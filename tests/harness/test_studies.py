@@ -1,0 +1,200 @@
+"""Studies: loading (good and bad files), grid expansion, and `xner study` end to end on the smoke sample."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from harness.cli import app
+from harness.errors import ConfigError
+from harness.store import CLEAN, ResultStore
+from harness.studies import available_studies, load_study
+from harness.studies.run import expand_grid, resolve_pair
+
+runner = CliRunner()
+TOY = Path(__file__).parents[1] / "fixtures" / "toy_study.toml"
+
+GOOD = """
+name = "t.v1"
+question = "q?"
+[grid]
+seeds = [0]
+[[grid.systems]]
+name = "gazetteer"
+[[grid.systems]]
+id = "toy"
+name = "tests.harness.fake_systems:CapitalisedIsPerson"
+[[grid.datasets]]
+name = "smoke"
+[[grid.perturbations]]
+name = "char-typos.v1"
+[[comparisons]]
+kind = "f1-difference"
+a = "gazetteer"
+b = "toy"
+"""
+
+
+def test_bundled_studies_load_and_name_their_files() -> None:
+    names = available_studies()
+    assert len(names) == 5
+    for name in names:
+        spec = load_study(name)
+        assert spec.name == name and spec.question.endswith("?") and spec.comparisons
+        assert {"cpu", "paper"} <= set(spec.profiles)
+    # Components that land in parallel branches load with a note instead of failing.
+    notes = " ".join(load_study("llm-teacher-vs-projection.v1").notes)
+    assert "llm-tagger" in notes and "issue 10" in notes
+
+
+def _write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "study.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_load_good_study_from_a_path(tmp_path: Path) -> None:
+    spec = load_study(_write(tmp_path, GOOD))
+    assert [s.id for s in spec.systems] == ["gazetteer", "toy"]
+    assert spec.comparisons[0].id == "gazetteer-vs-toy"
+
+
+@pytest.mark.parametrize(
+    ("edit", "expected"),
+    [
+        (lambda t: t.replace('name = "t.v1"', 'name = "t"'), r"study\.toml: name: study names are versioned"),
+        (lambda t: t.replace('name = "gazetteer"', 'name = "gazeteer"', 1), r"grid\.systems\[0\]\.name: unknown system 'gazeteer'\. Did you mean 'gazetteer'"),
+        (lambda t: t.replace('name = "char-typos.v1"', 'name = "char-typo.v1"'), r"grid\.perturbations\[0\]\.name: unknown perturbation 'char-typo\.v1'\. Did you mean 'char-typos\.v1'"),
+        (lambda t: t.replace('name = "smoke"', 'name = "smok"'), r"grid\.datasets\[0\]\.name: unknown dataset 'smok'"),
+        (lambda t: t.replace("seeds = [0]", 'seeds = "0"'), r"grid\.seeds: must be a non-empty list of integers"),
+        (lambda t: t.replace("seeds = [0]", "seedz = [0]"), r"grid\.seedz: unknown key \(did you mean 'seeds'\?\)"),
+        (lambda t: t.replace('a = "gazetteer"', 'a = "gazeteer"'), r"comparisons\[0\]\.a: unknown system id 'gazeteer'"),
+        (lambda t: t.replace('b = "toy"', 'b = "gazetteer"'), r"comparisons\[0\]\.b: compares a system with itself"),
+        (lambda t: t.replace('id = "toy"', 'id = "gazetteer"'), r"grid\.systems\[1\]\.id: duplicate system id"),
+        (lambda t: t.replace('kind = "f1-difference"', 'kind = "f1-diff"'), r"comparisons\[0\]\.kind: unknown comparison kind 'f1-diff'"),
+        (lambda t: t.replace('kind = "f1-difference"', 'kind = "trend"\nsystem = "gazetteer"').replace('a = "gazetteer"\n', "").replace('b = "toy"\n', ""),
+         r"comparisons\[0\]\.system: system 'gazetteer' has no 'vary'"),
+        (lambda t: t.replace('question = "q?"\n', ""), r"study\.toml: question: missing required key"),
+        (lambda t: t.replace("[grid]", "[grid"), r"study\.toml: invalid TOML"),
+        (lambda t: t + '[profiles.cpu]\nsystem_params.gazeter = { case_fold = true }\n', r"profiles\.cpu\.system_params\.gazeter: unknown system id"),
+    ],
+)
+def test_bad_study_is_one_line_error_naming_file_and_key(tmp_path: Path, edit: object, expected: str) -> None:
+    text = edit(GOOD)  # type: ignore[operator]
+    with pytest.raises(ConfigError) as info:
+        load_study(_write(tmp_path, text))
+    message = str(info.value)
+    assert "\n" not in message and str(tmp_path / "study.toml") in message
+    assert re.search(expected, message), message
+
+
+def test_unknown_study_suggests_close_names() -> None:
+    with pytest.raises(KeyError, match="Did you mean 'teacher-ensemble-size.v1'"):
+        load_study("teacher-ensemble-size.v2")
+
+
+def test_grid_expands_backbones_and_varied_values() -> None:
+    spec = load_study("multilingual-pretraining-ood.v1")
+    ids = [v.id for v in expand_grid(spec, spec.profile("cpu"))]
+    assert ids == ["direct-transfer@offline", "direct-transfer@e5-small", "ts-single@offline", "ts-single@e5-small"]
+    assert resolve_pair(spec, spec.profile("paper"), "direct-transfer@*", "direct-transfer@offline") == [
+        ("direct-transfer@xlm-roberta-large", "direct-transfer@offline"),
+        ("direct-transfer@bert-base-multilingual-cased", "direct-transfer@offline"),
+        ("direct-transfer@google/mt5-base", "direct-transfer@offline"),
+    ]
+    k = load_study("teacher-ensemble-size.v1")
+    variants = expand_grid(k, k.profile("cpu"))
+    assert variants[1].id == "ts-multi-k[max_sources=2]" and variants[1].params["max_sources"] == 2
+    assert variants[1].params["epochs"] == 2  # the cpu profile's cap
+    with pytest.raises(ConfigError, match="no profile 'gpu'"):
+        k.profile("gpu")
+
+
+# --- end to end ---------------------------------------------------------------------------------
+
+
+def _grid_run_ids(markdown: str) -> dict[str, str]:
+    rows = re.findall(r"^\| (\S+) \| \S+ \| ([0-9a-f]{16}) \| (\w+) \|", markdown, flags=re.M)
+    return {variant: run_id for variant, run_id, _ in rows}
+
+
+def test_xner_study_end_to_end_on_the_smoke_sample(tmp_path: Path) -> None:
+    store, out = tmp_path / "r.sqlite", tmp_path / "studies"
+    args = ["study", str(TOY), "--store", str(store), "--out", str(out), "--no-progress", "--resamples", "300", "--trials", "300"]
+    first = runner.invoke(app, args)
+    assert first.exit_code == 0, first.output
+    assert "running" in first.output and "reusing" not in first.output
+    report = (out / "toy-study.v1.md").read_text(encoding="utf-8")
+    runs = _grid_run_ids(report)
+    assert set(runs) == {"gazetteer", "capitalised", *(f"gazetteer-len[max_length={k}]" for k in (1, 2, 3))}
+
+    # The answer's pooled clean F1 difference equals the one recomputed from the stored counts.
+    with ResultStore(store) as s:
+        def pooled_f1(run_id: str, system: str) -> float:
+            f1s = []
+            for seed in (0, 1):
+                cells = [c for c in s.cells(run_id=run_id, perturbation=CLEAN, seed=seed, status="done")]
+                assert {c.key.lang for c in cells} == {"hau", "swa", "yor"}
+                tp = fp = fn = 0
+                for cell in cells:
+                    counts = s.counts(cell.key)["ALL"]
+                    tp, fp, fn = tp + counts.tp, fp + counts.fp, fn + counts.fn
+                f1s.append(2 * tp / (2 * tp + fp + fn))
+            return sum(f1s) / len(f1s)
+
+        expected = 100 * (pooled_f1(runs["gazetteer"], "gazetteer") - pooled_f1(runs["capitalised"], "tests.harness.fake_systems:CapitalisedIsPerson"))
+        cells_before = len(s.cells())
+    answer = re.search(r"^\*\*Answer\.\*\* (.+)$", report, flags=re.M)
+    assert answer is not None
+    clean = re.search(r"gazetteer − capitalised F1 clean: (−?[\d.]+) \[(−?[\d.]+), (−?[\d.]+)\], p [=<] ([\d.]+)", answer.group(1))
+    assert clean is not None, answer.group(1)
+    assert float(clean.group(1).replace("−", "-")) == pytest.approx(expected, abs=0.006)
+    assert float(clean.group(2).replace("−", "-")) <= expected <= float(clean.group(3).replace("−", "-"))
+    assert "ΔF1 under char-typos.v1 (severity=3)" in answer.group(1) and "languages" in answer.group(1)
+    assert "max_length: slope" in answer.group(1) and "best max_length = 3" in answer.group(1)
+
+    # Per-language rows carry Holm-adjusted p-values (pooled rows have none), seeds and run ids.
+    rows = [line for line in report.splitlines() if line.startswith("| gazetteer − capitalised | clean |")]
+    assert [r.split(" | ")[2] for r in rows] == ["hau", "swa", "yor", "pooled"]
+    holm_column = [r.split(" | ")[8] for r in rows]
+    assert all(re.fullmatch(r"[\d.]+|< 0\.001", p) for p in holm_column[:3]) and holm_column[3] == "—"
+    assert runs["gazetteer"] in rows[0] and runs["capitalised"] in rows[0]
+    assert "agrees" in report and "made up for the test" in report and "CPU time of the study's runs" in report
+    # Plots: F1 bars, ΔF1 bars, F1 vs severity (char-typos at 1 and 3), trend.
+    pngs = sorted(p.name for p in (out / "toy-study.v1_files").glob("*.png"))
+    assert pngs == ["gazetteer-vs-capitalised-f1-bars.png", "robustness-delta-bars.png", "robustness-severity.png", "trend-gazetteer-len-trend.png"]
+    assert all((out / "toy-study.v1_files" / p).read_bytes()[:4] == b"\x89PNG" for p in pngs)
+    html = (out / "toy-study.v1.html").read_text(encoding="utf-8")
+    assert 'id="answer"' in html and "data:image/png;base64," in html
+
+    # A rerun reuses every stored run and computes nothing; --report-only renders the same answer.
+    again = runner.invoke(app, args)
+    assert again.exit_code == 0, again.output
+    assert again.output.count("reusing stored run") == 5 and "running" not in again.output
+    with ResultStore(store) as s:
+        assert len(s.cells()) == cells_before
+    only = runner.invoke(app, [*args, "--report-only"])
+    assert only.exit_code == 0 and "running" not in only.output
+    assert re.search(r"^\*\*Answer\.\*\* (.+)$", (out / "toy-study.v1.md").read_text(encoding="utf-8"), flags=re.M).group(1) == answer.group(1)  # type: ignore[union-attr]
+
+
+def test_xner_study_report_only_without_results_says_what_is_missing(tmp_path: Path) -> None:
+    store = tmp_path / "r.sqlite"
+    ResultStore(store).close()
+    result = runner.invoke(app, ["study", str(TOY), "--report-only", "--store", str(store), "--out", str(tmp_path), "--no-progress"])
+    assert result.exit_code == 0, result.output
+    report = (tmp_path / "toy-study.v1.md").read_text(encoding="utf-8")
+    assert "No answer yet" in report and "no stored results (missing)" in report
+
+
+def test_xner_study_errors_are_one_line_exit_2(tmp_path: Path) -> None:
+    bad = _write(tmp_path, GOOD.replace('name = "gazetteer"', 'name = "gazeteer"'))
+    result = runner.invoke(app, ["study", str(bad), "--store", str(tmp_path / "r.sqlite")])
+    assert result.exit_code == 2 and "Did you mean 'gazetteer'" in result.output and "Traceback" not in result.output
+    neither = runner.invoke(app, ["study", "--store", str(tmp_path / "r.sqlite")])
+    assert neither.exit_code == 2 and "NAME or --all" in neither.output
+    missing = runner.invoke(app, ["study", str(TOY), "--report-only", "--store", str(tmp_path / "none.sqlite")])
+    assert missing.exit_code == 2 and "no result store" in missing.output
