@@ -520,3 +520,46 @@ def test_reading_commands_refuse_bad_options_in_one_line(args: list[str], messag
     assert result.exit_code == 2 and len(errors) == 1 and message in errors[0], result.output
     assert store_digest(world["store"]) == before
     assert not (world["tmp"] / "r.pdf").exists()
+
+
+def cmd(*args: str) -> Callable[[dict[str, Path]], list[str]]:
+    """Any command; ``{store}``, ``{tmp}``, ``{data}`` and ``{suite}`` are filled in."""
+
+    def build(w: dict[str, Path]) -> list[str]:
+        (w["tmp"] / "a-dir").mkdir(exist_ok=True)
+        (w["tmp"] / "a-file.txt").write_text("Kano B-LOC\n", encoding="utf-8")
+        return [a.format(store=w["store"], tmp=w["tmp"], data=w["data"], suite=w["suite"]) for a in args]
+
+    return build
+
+
+# Inputs a new user tried that were already answered well: kept here so they stay that way.
+ALREADY_HANDLED = [
+    Case("param-train-malformed", run_args("--param", "gazetteer.train=nope"), "gazetteer train='nope' must look like 'dataset/lang/split'"),
+    Case("param-train-unknown-dataset", run_args("--param", "gazetteer.train=a/b/c"), "Unknown dataset 'a'"),
+    Case("param-float-for-int", run_args("--param", "gazetteer.max_length=1e9"), "gazetteer.max_length must be an int ≥ 1, got '1e9'"),
+    Case("param-list-for-bool", run_args("--param", "gazetteer.case_fold=[1]"), "gazetteer.case_fold must be true or false"),
+    Case("perturbation-choice", run_args("--attacks", "char-typos.v1", "--param", "char-typos.v1.layout=dvorak9"),
+         "The 'layout' parameter of perturbation 'char-typos.v1' must be one of"),
+    Case("store-is-directory", cmd("run", "{suite}", "--data-dir", "{data}", "--store", "{tmp}/a-dir"), "not a usable xner result store"),
+    Case("store-is-text-file", cmd("run", "{suite}", "--data-dir", "{data}", "--store", "{tmp}/a-file.txt"), "not a usable xner result store"),
+    Case("suite-is-directory", cmd("run", "{tmp}/a-dir", "--store", "{store}"), "Unknown suite"),
+    Case("data-dir-is-file", cmd("run", "{suite}", "--data-dir", "{tmp}/a-file.txt", "--store", "{store}"), "does not exist"),
+    Case("results-no-store", cmd("results", "--store", "{tmp}/none.sqlite"), "no result store at"),
+    Case("export-bad-suffix", cmd("export", "{tmp}/out.xlsx", "--store", "{store}"), "must end in .csv or .parquet"),
+    Case("export-bad-table", cmd("export", "{tmp}/o.csv", "--table", "nope", "--store", "{store}"), "export table must be scores, robustness or sentences"),
+    Case("leaderboard-bad-view", cmd("leaderboard", "bad-input", "--view", "nope", "--store", "{store}"), "--view must be one of"),
+    Case("leaderboard-unknown-suite", cmd("leaderboard", "nope", "--store", "{store}"), "no runs of suite 'nope'"),
+    Case("leaderboard-bad-rank", cmd("leaderboard", "bad-input", "--rank-by", "x", "--store", "{store}"), "rank_by must be one of"),
+    Case("perturb-unknown-attack", cmd("perturb", "{data}/masakhaner2/hau/test.txt", "--attack", "nope.v1"), "Unknown perturbation 'nope.v1'"),
+    Case("perturb-unknown-param", cmd("perturb", "{data}/masakhaner2/hau/test.txt", "--attack", "char-typos.v1", "--param", "nokey=1"),
+         "perturbation 'char-typos.v1' has no parameter 'nokey'"),
+    Case("perturb-no-language", cmd("perturb", "{tmp}/a-file.txt", "--attack", "char-typos.v1"), "cannot infer the language"),
+    Case("submit-missing-meta", cmd("submit", "predictions", "{tmp}/a-dir", "--suite", "{suite}", "--meta", "{tmp}/none.toml", "--store", "{store}"),
+         "cannot read metadata file"),
+]
+
+
+@pytest.mark.parametrize("case", ALREADY_HANDLED, ids=[c.id for c in ALREADY_HANDLED])
+def test_already_handled_input_stays_handled(case: Case, world: dict[str, Path]) -> None:
+    test_bad_input_is_one_clear_line_and_leaves_the_store_unchanged(case, world)
