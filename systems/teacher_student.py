@@ -281,8 +281,12 @@ class MultiSourceTeacherStudent(SingleSourceTeacherStudent):
         sources: ``"auto"`` = the English source plus every language of the target dataset that
             has a train split in the data directory, or a comma-separated list of ``dataset/lang``.
             The target language is always left out.
-        max_sources: keep only the first N sources of that list (English first, then the others
-            alphabetically), so the harness can plot F1 against the number of teachers.
+        max_sources: keep only the first N sources of that list, so the harness can plot F1
+            against the number of teachers.
+        source_order: which N: ``"given"`` (the list order: English first, then the others
+            alphabetically for ``auto``) or ``"similarity"`` (English first, then the others by
+            the weight the system itself gives them for the target -- LID or typology -- computed
+            with every candidate teacher; the order is in the fit report).
         weighting: ``"lid"``, ``"typology"`` or ``"uniform"``.
         weight_temperature: τ of the softmax; ``None`` = variance of all scores (paper).
         labels: entity types shared by all teachers and learnt by the student; teacher mass on
@@ -303,6 +307,7 @@ class MultiSourceTeacherStudent(SingleSourceTeacherStudent):
         source: str = "conll2003/eng",
         sources: str = "auto",
         max_sources: int | None = None,
+        source_order: str = "given",
         weighting: str = "lid",
         weight_temperature: float | None = None,
         labels: str = "LOC,ORG,PER",
@@ -337,6 +342,7 @@ class MultiSourceTeacherStudent(SingleSourceTeacherStudent):
         )
         self.sources = sources
         self.max_sources = max_sources
+        self.source_order = source_order
         self.weighting = weighting
         self.weight_temperature = weight_temperature
         self.labels = labels
@@ -374,6 +380,8 @@ class MultiSourceTeacherStudent(SingleSourceTeacherStudent):
             raise ConfigError(f"{self.name}: weighting must be one of {', '.join(WEIGHTINGS)}; got {self.weighting!r}")
         if self.max_sources is not None and self.max_sources < 1:
             raise ConfigError(f"{self.name}: max_sources must be >= 1; got {self.max_sources}")
+        if self.source_order not in ("given", "similarity"):
+            raise ConfigError(f"{self.name}: source_order must be 'given' or 'similarity'; got {self.source_order!r}")
 
     def _fit_teacher(self, context: FitContext, source: str) -> Any:
         if source == self.source:
@@ -398,10 +406,12 @@ class MultiSourceTeacherStudent(SingleSourceTeacherStudent):
             sources = self.sources_for(context, lang)
             if not sources:
                 raise ConfigError(f"{self.name}: no source language left for target {lang!r} (sources={self.sources!r})")
+            texts = unlabelled_target_text(context, lang, self.unlabelled, self.max_unlabelled_sentences)
+            if texts and self.source_order == "similarity" and self.max_sources is not None:
+                sources = self._most_similar_sources(context, lang, texts, teachers)
             for source in sources:
                 if source not in teachers:
                     teachers[source] = self._fit_teacher(context, source)
-            texts = unlabelled_target_text(context, lang, self.unlabelled, self.max_unlabelled_sentences)
             if not texts:
                 self.fit_report[lang] = "no unlabelled text; first teacher used"
                 continue
@@ -427,6 +437,23 @@ class MultiSourceTeacherStudent(SingleSourceTeacherStudent):
             teachers[self.source] = self._fit_teacher(context, self.source)
         self._fallback = _RestrictedTagger(teachers[self.source], labels)
         self._fitted = True
+
+    def _most_similar_sources(
+        self, context: FitContext, lang: str, texts: Sequence[Sequence[str]], teachers: dict[str, Any]
+    ) -> list[str]:
+        """English first, then the other candidates by the system's own similarity to ``lang``."""
+        candidates = [s for s in self.source_list(context) if parse_source(s)[1] != lang]
+        for source in candidates:
+            if source not in teachers:
+                teachers[source] = self._fit_teacher(context, source)
+        alphas = self._weights(context, [teachers[s] for s in candidates], candidates, lang, texts)
+        by_weight = dict(zip(candidates, (float(a) for a in alphas), strict=True))
+        first = [s for s in candidates if s == self.source]
+        others = sorted((s for s in candidates if s != self.source), key=lambda s: (-by_weight[s], s))
+        order = first + others
+        self.fit_report.setdefault("source_order", {})[lang] = {s: round(by_weight[s], 4) for s in order}
+        assert self.max_sources is not None
+        return order[: self.max_sources]
 
     def _weights(
         self, context: FitContext, teachers: Sequence[Any], sources: Sequence[str], target: str, texts: Sequence[Sequence[str]]

@@ -54,12 +54,6 @@ from harness.errors import ConfigError, UnknownComponentError
 
 STUDIES_DIR = Path(__file__).parent
 
-#: Components referenced by bundled studies that land in parallel branches. A study naming one loads
-#: (with a note) and its grid points fail with this reason until the component is registered; the
-#: lead deletes an entry once its branch is merged.
-ANTICIPATED_SYSTEMS: dict[str, str] = {"llm-tagger": "the LLM used directly as a tagger (issue 10)"}
-ANTICIPATED_BACKBONES: dict[str, str] = {"e5-small": "multilingual pretrained encoder (issue 9)"}
-
 KINDS = ("delta-f1-difference", "f1-difference", "trend")
 DIRECTIONS = ("positive", "negative", "none", "unknown")
 CLEAN_CONDITION = "clean"
@@ -140,7 +134,7 @@ class StudySpec:
     profiles: Mapping[str, Profile]
     comparisons: tuple[Comparison, ...]
     path: str
-    notes: tuple[str, ...] = ()  # anticipated components and other load-time remarks
+    notes: tuple[str, ...] = ()  # load-time remarks shown in the report
 
     def profile(self, name: str | None) -> Profile:
         """The named profile; ``None`` picks ``cpu`` when declared, else the bare grid."""
@@ -260,10 +254,8 @@ def parse_study(data: Mapping[str, Any], path: str = "<study>") -> StudySpec:
         key = f"grid.systems[{i}]"
         check.keys(entry, key, _SYSTEM, required=("name",))
         sys_name = check.string(entry["name"], f"{key}.name")
-        if sys_name in ANTICIPATED_SYSTEMS and sys_name not in system_names:
-            notes.append(f"system {sys_name!r} ({ANTICIPATED_SYSTEMS[sys_name]}) is not registered yet; its runs fail until it lands")
-        elif ":" not in sys_name:
-            check.known(sys_name, f"{key}.name", "system", [*system_names, *ANTICIPATED_SYSTEMS])
+        if ":" not in sys_name:
+            check.known(sys_name, f"{key}.name", "system", system_names)
         params = check.table(entry.get("params", {}), f"{key}.params")
         vary = None
         if "vary" in entry:
@@ -305,9 +297,6 @@ def parse_study(data: Mapping[str, Any], path: str = "<study>") -> StudySpec:
 
     backbones = check.strings(grid["backbones"], "grid.backbones") if "backbones" in grid else ()
     shared = check.table(grid.get("shared", {}), "grid.shared")
-    for backbone in (*backbones, *([shared["backbone"]] if isinstance(shared.get("backbone"), str) else [])):
-        if backbone in ANTICIPATED_BACKBONES:
-            notes.append(f"backbone {backbone!r} ({ANTICIPATED_BACKBONES[backbone]}) may not be available yet")
 
     profiles = {}
     for p_name, entry in check.table(data.get("profiles", {}), "profiles").items():
@@ -320,9 +309,6 @@ def parse_study(data: Mapping[str, Any], path: str = "<study>") -> StudySpec:
             check.table(params, f"{key}.system_params.{sid}")
         prof_shared = check.table(entry.get("shared", {}), f"{key}.shared")
         prof_backbones = check.strings(entry["backbones"], f"{key}.backbones") if "backbones" in entry else None
-        for backbone in (*(prof_backbones or ()), *([prof_shared["backbone"]] if isinstance(prof_shared.get("backbone"), str) else [])):
-            if backbone in ANTICIPATED_BACKBONES:
-                notes.append(f"profile {p_name}: backbone {backbone!r} ({ANTICIPATED_BACKBONES[backbone]}) may not be available yet")
         if prof_backbones is not None and not backbones:
             raise check.fail(f"{key}.backbones", "the grid declares no backbones to override; add grid.backbones")
         profiles[p_name] = Profile(
@@ -453,8 +439,6 @@ def vary_id(system_id: str, param: str, value: Any) -> str:
 
 
 __all__ = [
-    "ANTICIPATED_BACKBONES",
-    "ANTICIPATED_SYSTEMS",
     "CLEAN_CONDITION",
     "Comparison",
     "Profile",

@@ -20,7 +20,7 @@ from typing import Any
 from harness.errors import ConfigError, XnerError
 from harness.manifest import RunManifest, SuiteSpec
 from harness.store import ResultStore
-from harness.studies import ANTICIPATED_SYSTEMS, Profile, StudySpec, split_ref, vary_id
+from harness.studies import Profile, StudySpec, split_ref, vary_id
 
 Reporter = Callable[[str], None]
 
@@ -208,9 +208,8 @@ def run_study(
         except XnerError as exc:
             if not _system_error(exc):  # missing data or a bad perturbation stops the whole study
                 raise ConfigError(f"{spec.path}: {variant.id}: {exc}") from None
-            hint = f" ({ANTICIPATED_SYSTEMS[variant.system]} lands in a parallel branch)" if variant.system in ANTICIPATED_SYSTEMS else ""
-            point.status, point.error = "failed", f"{variant.id}: {exc}{hint}"
-            say(f"cannot build {variant.id}: {exc}{hint}")
+            point.status, point.error = "failed", f"{variant.id}: {exc}"
+            say(f"cannot build {variant.id}: {exc}")
             continue
         point.manifest = manifest
         stored = find_stored_run(store, manifest)
