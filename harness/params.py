@@ -142,6 +142,9 @@ def _describe(annotation: Any) -> str:
     if origin in (list, tuple, Sequence, frozenset, set) or annotation in (list, tuple):
         inner = args[0] if args else Any
         return f"a list of {_describe(inner).removeprefix('a ').removeprefix('an ')}s" if inner is not Any else "a list"
+    if origin in (dict, Mapping) or annotation in (dict, Mapping):
+        return 'a JSON object ({"key": value})'
+
     return getattr(annotation, "__name__", str(annotation))
 
 
@@ -193,7 +196,21 @@ def _from_text(text: str, annotation: Any) -> Any:
             except json.JSONDecodeError:
                 raise _Mismatch from None
         return [item.strip() for item in text.split(",") if item.strip()]
-    return text
+    if origin in (dict, Mapping) or annotation in (dict, Mapping):
+        try:
+            value = json.loads(text)  # a JSON object: source_params={"epochs": 1}
+        except json.JSONDecodeError:
+            raise _Mismatch from None
+        if not isinstance(value, dict):
+            raise _Mismatch
+        return value
+    if annotation is str or annotation is Path:
+        return text
+    # A type we do not model (a class, a callable): JSON when it parses, else the text.
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text
 
 
 def _check(value: Any, annotation: Any) -> Any:
@@ -230,6 +247,10 @@ def _check(value: Any, annotation: Any) -> Any:
         raise _Mismatch
     if origin is Literal:
         if value in args:
+            return value
+        raise _Mismatch
+    if origin in (dict, Mapping) or annotation in (dict, Mapping):
+        if isinstance(value, Mapping):
             return value
         raise _Mismatch
     if origin in (list, tuple, Sequence, frozenset, set) or annotation in (list, tuple):
