@@ -21,6 +21,8 @@ from typing import ClassVar
 
 import numpy as np
 
+from harness.params import Annotated, Range
+
 from attacks.base import SCOPES, TokenPerturbation, _check_choice, pick
 from attacks.text import graphemes, starts_with_mark, strip_marks
 
@@ -126,7 +128,9 @@ class CharPerturbation(TokenPerturbation):
     default_target: ClassVar[str] = "both"
     needs_layout: ClassVar[bool] = False
 
-    def __init__(self, severity: int = 2, target: str | None = None, layout: str = "auto", min_length: int = 2) -> None:
+    def __init__(
+        self, severity: int = 2, target: str | None = None, layout: str = "auto", min_length: Annotated[int, Range(1)] = 2
+    ) -> None:
         super().__init__(severity=severity)
         self.target = self.default_target if target is None else target
         _check_choice(self, "target", self.target, SCOPES)

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from harness.console import console, err_console
@@ -25,20 +26,21 @@ _DEMO_OTHER = (("Wọ́n", "ṣe", "ìpàdé", "ní", "Abuja", "lánàá"), ("O"
 
 
 def _fail(message: str) -> typer.Exit:
-    err_console.print(f"[bold red]error:[/] {message}", soft_wrap=True)
+    err_console.print(f"[bold red]error:[/] {escape(message)}", soft_wrap=True)
     return typer.Exit(2)
 
 
 def parse_params(items: list[str] | None) -> dict[str, Any]:
-    """``["severity=3", "layout=azerty"]`` → ``{"severity": 3, "layout": "azerty"}``."""
-    from attacks import parse_param_value
+    """``["severity=3", "layout=azerty"]`` → ``{"severity": "3", ...}`` as command-line text, parsed
+    later by each parameter's annotated type (``harness.params``)."""
+    from harness.params import CliText
 
     out: dict[str, Any] = {}
     for item in items or []:
         key, sep, value = item.partition("=")
         if not sep or not key.strip():
             raise ConfigError(f"--param expects key=value, got {item!r}")
-        out[key.strip()] = parse_param_value(value)
+        out[key.strip()] = CliText(value)
     return out
 
 
@@ -128,6 +130,8 @@ def register(app: typer.Typer) -> None:
         from attacks.base import perturb_corpus
 
         try:
+            if out is not None and out.is_dir():
+                raise ConfigError(f"--out {str(out)!r} is a directory; give a file path, e.g. {str(out / file.name)!r}")
             language = lang or file.resolve().parent.name
             if not (language.isalpha() and len(language) == 3 and language.islower()):
                 raise ConfigError(f"cannot infer the language from {str(file)!r}; pass --lang (ISO 639-3, e.g. yor)")
@@ -141,7 +145,10 @@ def register(app: typer.Typer) -> None:
         if out is None:
             sys.stdout.write(format_conll(new))
         else:
-            write_conll(out, new)
+            try:
+                write_conll(out, new)
+            except OSError as exc:
+                raise _fail(f"cannot write {str(out)!r}: {exc.strerror or exc}") from None
         changed = sum(r.changed for r in results)
         err_console.print(
             f"{attack} seed={seed} params={perturbation.params}: changed {changed}/{len(results)} sentences"

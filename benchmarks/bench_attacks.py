@@ -9,7 +9,8 @@ strings (``extra_info`` counts how often they changed the number of whitespace t
 labels could not even be carried positionally).
 
 Run: ``python -m pytest benchmarks/bench_attacks.py --benchmark-only -p no:cacheprovider``
-(skips when ../shared/data is absent). Ratios are in /work/notes/issue-3.md.
+(skips when ../shared/data is absent). Measured ratios, with the command that produced them, are in
+benchmarks/README.md.
 """
 
 from __future__ import annotations

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 # Hub lookups fail at once instead of retrying for ~23 s when there is no network; users with a
@@ -41,11 +42,18 @@ StoreOption = Annotated[Path, typer.Option("--store", help="Result store (SQLite
 
 
 def fail(message: str) -> typer.Exit:
-    """Print a user-facing error and return the exit to raise (the message is text, not markup)."""
-    from rich.markup import escape
+    """Print a user-facing error and return the exit to raise.
 
-    err_console.print(f"[bold red]error:[/] {escape(message)}")
+    The message is printed literally: it may quote data (a token ``[red]x[/red]``), which must
+    never be read as Rich markup.
+    """
+    err_console.print(f"[bold red]error:[/] {escape(message)}", soft_wrap=True)
     return typer.Exit(2)
+
+
+def say(line: str) -> None:
+    """Print one progress line literally (it names user data: tokens, files, parameters)."""
+    console.print(line, markup=False, soft_wrap=True)
 
 
 def open_existing_store(path: Path) -> Any:
@@ -64,20 +72,64 @@ def split_csv(value: str | None) -> list[str] | None:
     return items or None
 
 
-def parse_params(items: list[str] | None) -> dict[str, dict[str, Any]]:
-    """``system.key=value`` pairs → {system: {key: value}}; values parsed as JSON when possible."""
-    out: dict[str, dict[str, Any]] = {}
+def parse_params(items: list[str] | None) -> list[tuple[str, str]]:
+    """``target.key=value`` items → ``[("target.key", "value")]``.
+
+    The target (a system or perturbation of the run) and the value's type are resolved later,
+    from the run's components and their signatures (``harness.runner.route_cli_params``).
+    """
+    out: list[tuple[str, str]] = []
     for item in items or []:
         target, sep, raw = item.partition("=")
-        system, dot, key = target.partition(".")
-        if not sep or not dot or not system or not key:
+        owner, dot, key = target.rpartition(".")
+        if not sep or not dot or not owner or not key:
             raise XnerError(f"--param {item!r} must look like system.key=value (e.g. gazetteer.case_fold=true)")
-        try:
-            value: Any = json.loads(raw)
-        except json.JSONDecodeError:
-            value = raw
-        out.setdefault(system, {})[key] = value
+        out.append((target.strip(), raw))
     return out
+
+
+def split_resource_pairs(pairs: list[tuple[str, str]]) -> tuple[list[tuple[str, str]], dict[str, dict[str, Any]]]:
+    """``--param`` pairs minus the scheduling hints (``SYSTEM.num_cpus``/``num_gpus``), and those hints.
+
+    The hints say where a fit runs (Ray), not what it computes: they never reach a system.
+
+    >>> split_resource_pairs([("direct-transfer.num_gpus", "1"), ("gazetteer.case_fold", "true")])
+    ([('gazetteer.case_fold', 'true')], {'direct-transfer': {'num_gpus': 1.0}})
+    """
+    from harness.executors import RESOURCE_PARAMS
+
+    rest: list[tuple[str, str]] = []
+    hints: dict[str, dict[str, Any]] = {}
+    for target, raw in pairs:
+        owner, _, key = target.rpartition(".")
+        if key not in RESOURCE_PARAMS:
+            rest.append((target, raw))
+            continue
+        try:
+            hints.setdefault(owner, {})[key] = float(raw)
+        except ValueError:
+            raise XnerError(f"--param {target}={raw} must be a non-negative number") from None
+    return rest, hints
+
+
+def parse_seeds(value: str | None) -> list[int] | None:
+    """``"0,1,2"`` → ``[0, 1, 2]``; anything else is a one-line error naming the bad item."""
+    items = split_csv(value)
+    if items is None:
+        if value is not None:
+            raise XnerError(f"--seeds {value!r} lists no seed; give comma-separated integers, e.g. --seeds 0,1,2")
+        return None
+    seeds = []
+    for item in items:
+        try:
+            seeds.append(int(item))
+        except ValueError:
+            raise XnerError(f"--seeds must be comma-separated integers (e.g. 0,1,2); {item!r} is not an integer") from None
+        if seeds[-1] < 0:
+            raise XnerError(f"--seeds must be integers ≥ 0 (random generators take no negative seed); got {item}")
+    if len(set(seeds)) != len(seeds):
+        raise XnerError(f"--seeds lists a seed twice: {value}")
+    return seeds
 
 
 @app.command()
@@ -93,6 +145,8 @@ def run(
     param: Annotated[list[str] | None, typer.Option("--param", help="system.key=value, repeatable.")] = None,
     max_sentences: Annotated[int | None, typer.Option(help="Evaluate only the first N sentences per language (quick looks).")] = None,
     batch_size: Annotated[int, typer.Option(help="Sentences per predict call.")] = 128,
+    isolate: Annotated[bool, typer.Option("--isolate", help="Run each system in a worker process: a system that exits, crashes or hangs fails only its own cells.")] = False,
+    batch_timeout: Annotated[float, typer.Option(help="With --isolate: seconds allowed per predict batch before the worker is stopped.")] = 120.0,
     data_dir: DataDirOption = None,
     store: StoreOption = DEFAULT_STORE,
     progress: Annotated[bool, typer.Option(help="Show progress bars.")] = True,
@@ -105,6 +159,7 @@ def run(
 
     from harness.executors import make_executor, split_resource_params
     from harness.manifest import load_suite
+    from harness.manifest import variant_label
     from harness.runner import Runner, build_manifest
     from harness.store import ResultStore
 
@@ -112,7 +167,7 @@ def run(
         spec = load_suite(suite)
         # num_cpus / num_gpus say where a fit runs, not what it computes: not system parameters.
         suite_params, suite_resources = split_resource_params(spec.system_params)
-        cli_params, cli_resources = split_resource_params(parse_params(param))
+        cli_params, cli_resources = split_resource_pairs(parse_params(param))
         spec = dataclasses.replace(spec, system_params=suite_params)
         resources = {name: {**suite_resources.get(name, {}), **cli_resources.get(name, {})} for name in {*suite_resources, *cli_resources}}
         chosen_executor = make_executor(
@@ -122,12 +177,14 @@ def run(
             # Also read by components that do not get a FitContext, and inherited by local Ray workers.
             os.environ["XNER_CACHE_DIR"] = str(cache_dir.resolve())
         shared: dict[str, Any] = {}
-        if backbone:
-            shared["backbone"] = backbone
-        if aligner:
-            shared["aligner"] = aligner
-        if translator:
-            shared["translator"] = translator
+        for option, value in (("--systems", systems), ("--languages", languages)):
+            if value is not None and split_csv(value) is None:
+                raise XnerError(f"{option} {value!r} lists nothing; leave it out to use the suite's, or name at least one")
+        for shared_name, value in (("backbone", backbone), ("aligner", aligner), ("translator", translator)):
+            if value is not None and not value.strip():
+                raise XnerError(f"--{shared_name} is empty; leave it out for each system's default, or name one")
+            if value:
+                shared[shared_name] = value.strip()
         attack_list = None if attacks is None else (split_csv(attacks) or [])
         manifest = build_manifest(
             spec,
@@ -135,20 +192,27 @@ def run(
             systems=split_csv(systems),
             attacks=attack_list,
             languages=split_csv(languages),
-            seeds=[int(s) for s in split_csv(seeds) or []] or None,
+            seeds=parse_seeds(seeds),
             shared_params=shared,
-            system_params=cli_params,
+            cli_params=cli_params,
             max_sentences=max_sentences,
+            report=say,
         )
-        console.print(
-            f"run [bold]{manifest.run_id}[/] suite={manifest.suite} systems={','.join(s.name for s in manifest.systems)} "
+        if batch_size < 1:
+            raise XnerError(f"--batch-size must be an int ≥ 1, got {batch_size}")
+        if not batch_timeout > 0:
+            raise XnerError(f"--batch-timeout must be > 0 seconds, got {batch_timeout:g}")
+        perturbation_names = ",".join(variant_label(p, manifest.perturbations) for p in manifest.perturbations)
+        say(
+            f"run {manifest.run_id} suite={manifest.suite} systems={','.join(s.name for s in manifest.systems)} "
             f"languages={','.join(l for d in manifest.datasets for l in d.languages)} "
-            f"perturbations={','.join(p.name for p in manifest.perturbations) or 'none'} store={store}"
+            f"perturbations={perturbation_names or 'none'} store={store}"
         )
         with ResultStore(store) as result_store:
             runner = Runner(
-                manifest, result_store, data_dir=data_dir, batch_size=batch_size, report=console.print, progress=progress,
+                manifest, result_store, data_dir=data_dir, batch_size=batch_size, report=say, progress=progress,
                 cache_dir=None if cache_dir is None else cache_dir.resolve(), executor=chosen_executor,
+                isolate_timeout=batch_timeout if isolate else None,
             )
             try:
                 summary = runner.run()
@@ -157,13 +221,13 @@ def run(
                 raise typer.Exit(130) from None
     except XnerError as exc:
         raise fail(str(exc)) from None
-    console.print(
+    say(
         f"done: {len(summary.computed)} computed, {len(summary.reused)} already stored, "
         f"{len(summary.skipped)} skipped, {len(summary.failed)} failed (run {summary.run_id})"
     )
     if summary.failed:
         for key, message in summary.failed[:10]:
-            err_console.print(f"[red]failed[/] {key.label()}: {message}")
+            err_console.print(f"[red]failed[/] {escape(runner.cell_label(key))}: {escape(message)}", soft_wrap=True)
         raise typer.Exit(1)
 
 
@@ -234,6 +298,7 @@ def results(
         frame = result_store.scores_frame(system=system, lang=lang, perturbation=perturbation, entity_type=entity_type)
         failures = result_store.cells(status="failed", system=system, lang=lang)
         reports = result_store.fit_reports(system=system)
+        names = result_store.variant_names()
     if suite is not None:
         frame = frame[frame["suite"] == suite]
     if frame.empty:
@@ -242,7 +307,8 @@ def results(
         table = Table("suite", "system", "dataset", "lang", "perturbation", "seed", "type", "P", "R", "F1", "TP", "FP", "FN", "run")
         for row in frame.sort_values(["suite", "system", "dataset", "lang", "perturbation", "seed"]).itertuples():
             table.add_row(
-                row.suite, row.system, row.dataset, row.lang, row.perturbation, str(row.seed), row.entity_type,
+                row.suite, escape(row.system), row.dataset, row.lang, escape(names.get((row.perturbation, row.params_hash), row.perturbation)),
+                str(row.seed), row.entity_type,
                 f"{100 * row.precision:.2f}", f"{100 * row.recall:.2f}", f"{100 * row.f1:.2f}",
                 str(row.tp), str(row.fp), str(row.fn), row.run_id,
             )
@@ -250,7 +316,7 @@ def results(
     for row in reports:
         console.print(f"fit report of {row['system']} on {row['dataset']} (seed {row['seed']}, run {row['run_id']}): {json.dumps(row['report'], ensure_ascii=False)}")
     for cell in failures:
-        err_console.print(f"[red]failed[/] {cell.key.label()} (run {cell.key.run_id}): {cell.error}")
+        err_console.print(f"[red]failed[/] {escape(cell.key.label())} (run {cell.key.run_id}): {escape(str(cell.error))}")
 
 
 @app.command()
@@ -276,21 +342,33 @@ def robustness(
     suite: Annotated[str | None, typer.Option(help="Only runs of this suite.")] = None,
     system: Annotated[str | None, typer.Option()] = None,
     lang: Annotated[str | None, typer.Option()] = None,
+    run: Annotated[str | None, typer.Option("--run", help="Only this run id (the first characters suffice).")] = None,
     store: StoreOption = DEFAULT_STORE,
 ) -> None:
     """Show robustness rows: F1 on changed sentences before/after, ΔF1 with CI, coverage, consistency."""
 
     with open_existing_store(store) as result_store:
         frame = result_store.robustness_frame(system=system, lang=lang)
+        names = result_store.variant_names()
+        run_ids = sorted({r["run_id"] for r in result_store.runs()})
+    if run is not None:
+        matches = [r for r in run_ids if r.startswith(run)]
+        if len(matches) != 1:
+            from harness.params import close_names
+
+            what = "matches several runs" if matches else "matches no stored run"
+            raise fail(f"--run {run!r} {what}.{close_names(run, run_ids)} Stored runs: {', '.join(run_ids) or 'none'}")
+        frame = frame[frame["run_id"] == matches[0]]
     if suite is not None:
         frame = frame[frame["suite"] == suite]
     if frame.empty:
         console.print("no robustness rows stored (run a suite with perturbations)")
         return
-    table = Table("system", "dataset", "lang", "perturbation", "seed", "coverage", "clean F1", "pert. F1", "ΔF1 [95% CI]", "rel. drop", "recall drop", "consistency")
-    for row in frame.sort_values(["system", "dataset", "lang", "perturbation"]).itertuples():
+    table = Table("run", "system", "dataset", "lang", "perturbation", "seed", "coverage", "clean F1", "pert. F1", "ΔF1 [95% CI]", "rel. drop", "recall drop", "consistency")
+    for row in frame.sort_values(["run_id", "system", "dataset", "lang", "perturbation", "params_hash", "seed"]).itertuples():
         table.add_row(
-            row.system, row.dataset, row.lang, row.perturbation, str(row.seed), f"{100 * row.coverage:.1f}%",
+            row.run_id, escape(row.system), row.dataset, row.lang, escape(names.get((row.perturbation, row.params_hash), row.perturbation)),
+            str(row.seed), f"{100 * row.coverage:.1f}%",
             f"{100 * row.clean_f1:.2f}", f"{100 * row.perturbed_f1:.2f}",
             f"{100 * row.delta_f1:.2f} [{100 * row.delta_ci_low:.2f}, {100 * row.delta_ci_high:.2f}]",
             f"{100 * row.relative_drop:.1f}%", f"{100 * row.recall_drop:.2f}", f"{100 * row.consistency:.1f}%",
@@ -313,12 +391,27 @@ _register_package_commands()
 
 
 def main() -> None:
-    """Console-script entry point."""
+    """Console-script entry point.
+
+    Usage errors Click detects itself (``--max-sentences abc``) get the same one-line ``error:``
+    form as the harness's own errors, with exit code 2.
+    """
     try:
-        app()
+        code = app(standalone_mode=False)
+    except typer.Abort:
+        err_console.print("[yellow]aborted[/]")
+        sys.exit(130)
+    except typer.TyperException as exc:  # typer's (vendored) Click usage errors derive from it
+        ctx = getattr(exc, "ctx", None)
+        where = f" (see `{ctx.command_path} --help`)" if ctx is not None else ""
+        message = exc.format_message() if hasattr(exc, "format_message") else str(exc)
+        if message:  # no_args_is_help has printed the help already and carries no message
+            err_console.print(f"[bold red]error:[/] {escape(message)}{escape(where)}", soft_wrap=True)
+        sys.exit(int(getattr(exc, "exit_code", 2)))
     except XnerError as exc:  # a package command that forgot to convert its error
-        err_console.print(f"[bold red]error:[/] {exc}")
+        err_console.print(f"[bold red]error:[/] {escape(str(exc))}", soft_wrap=True)
         sys.exit(2)
+    sys.exit(code if isinstance(code, int) else 0)
 
 
 if __name__ == "__main__":

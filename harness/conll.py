@@ -143,6 +143,7 @@ def read_conll(
     lang: str,
     id_prefix: str,
     orphan_policy: OrphanPolicy = "repair",
+    labels: frozenset[str] | None = None,
 ) -> tuple[list[Sentence], LoadReport]:
     """Read a CoNLL NER file into validated sentences with ids ``{id_prefix}/{index}``.
 
@@ -152,6 +153,10 @@ def read_conll(
     >>> sents, report = read_conll(p, lang="yor", id_prefix="demo/yor/test")
     >>> [s.tags for s in sents], report.n_repairs
     ([('B-PER', 'O'), ('B-LOC',)], 1)
+
+    Args:
+        labels: the entity types the dataset declares; a tag of another type is an error naming
+            file and line (``None``: any type, for custom data).
     """
     if orphan_policy not in ORPHAN_POLICIES:
         raise DataFormatError(
@@ -164,6 +169,8 @@ def read_conll(
     for index, record in enumerate(iter_conll_records(path)):
         sentence_id = f"{id_prefix}/{index}"
         tags = list(record.tags)
+        if labels is not None:
+            _check_types(tags, labels, path, record.first_line, sentence_id)
         # Left to right on the tags as repaired so far: dropping an orphan can orphan the next I-.
         for position in range(len(tags)):
             tag, previous = tags[position], tags[position - 1] if position else OUTSIDE
@@ -199,6 +206,20 @@ def read_conll(
     return sentences, report
 
 
+def _check_types(tags: Sequence[str], labels: frozenset[str], path: Path, first_line: int, sentence_id: str) -> None:
+    import difflib
+
+    for position, tag in enumerate(tags):
+        if tag != OUTSIDE and tag[2:] not in labels:
+            close = difflib.get_close_matches(tag[2:].upper(), sorted(labels), n=1, cutoff=0.6)
+            hint = f"; did you mean {tag[:2]}{close[0]}?" if close else ""
+            raise DataFormatError(
+                f"entity type {tag[2:]!r} in tag {tag!r} is not one the dataset declares "
+                f"({', '.join(sorted(labels))}){hint} (custom data: load it with labels=None / a dataset with open labels)",
+                path=path, line=first_line + position, sentence_id=sentence_id,
+            )
+
+
 def format_conll(sentences: Sequence[Sentence], tags: Sequence[Sequence[str]] | None = None) -> str:
     """Render sentences as 2-column CoNLL text (``token tag``), blank line between sentences.
 
@@ -221,6 +242,11 @@ def write_conll(path: str | Path, sentences: Sequence[Sentence], tags: Sequence[
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(format_conll(sentences, tags), encoding="utf-8")
-    tmp.replace(path)
+    try:
+        tmp.write_text(format_conll(sentences, tags), encoding="utf-8")
+        tmp.replace(path)
+    except BaseException:
+        # Every failure path (a directory in the way, a full disk, Ctrl-C) removes the temporary file.
+        tmp.unlink(missing_ok=True)
+        raise
     return path

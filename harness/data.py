@@ -19,6 +19,10 @@ _TAG_RE = re.compile(r"^(?:O|[BI]-\S+)$")
 # Only these characters separate tokens in CoNLL files. Python's str.split() also splits on
 # U+0085 and other controls that occur *inside* real MasakhaNER tokens, so never use it on data.
 _TOKEN_BREAK_RE = re.compile(r"[ \t\r\n]")
+# C0 controls (NUL, ESC, ...) and DEL are rejected inside tokens. The invisible characters that do
+# occur in real tokens are accepted: C1 controls such as U+0081/U+0085/U+008D (mis-decoded
+# cp1252 in MasakhaNER) and format characters (U+200B zero-width space, U+200F RLM, ZWJ/ZWNJ).
+_CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -162,6 +166,14 @@ class Sentence:
             if not isinstance(token, str) or not token or _TOKEN_BREAK_RE.search(token):
                 raise DataFormatError(
                     f"token {i} {token!r} is empty or contains whitespace", sentence_id=self.id
+                )
+            control = _CONTROL_RE.search(token)
+            if control:
+                raise DataFormatError(
+                    f"token {i} {token!r} contains the control character U+{ord(control.group()):04X}; only "
+                    "visible text and the documented invisible characters (C1 controls, zero-width and "
+                    "direction marks) may occur in tokens",
+                    sentence_id=self.id,
                 )
         errors = tag_errors(self.tags)
         if errors:

@@ -47,6 +47,9 @@ class DatasetSpec:
     license: str = ""
     bundled: bool = False
     hub_lang_codes: dict[str, str] = field(default_factory=dict)
+    # True for custom datasets whose entity types are not fixed: gold types are then not checked
+    # against ``labels`` (the opt-out of the check in ``load_ner``).
+    open_labels: bool = False
 
 
 _ISO3_TO_ISO1 = {
@@ -179,8 +182,14 @@ def load_ner(
     *,
     data_dir: str | Path | None = None,
     orphan_policy: OrphanPolicy = "repair",
+    check_labels: bool = True,
 ) -> LoadedSplit:
-    """Load one split of an NER dataset with stable ids ``{name}/{lang}/{split}/{index}``."""
+    """Load one split of an NER dataset with stable ids ``{name}/{lang}/{split}/{index}``.
+
+    Gold entity types must be among the dataset's declared ``labels`` (an unknown ``B-per`` or
+    ``B-FOO`` is an error naming file and line), unless ``check_labels=False`` or the dataset is
+    registered with ``open_labels=True``.
+    """
     spec = get_dataset(name)
     if spec.kind != "ner":
         raise ConfigError(f"dataset {name!r} is {spec.kind} text, not NER; use load_parallel")
@@ -198,14 +207,18 @@ def load_ner(
             f"{name}/{lang} has no {split} split: {str(path)!r} is missing "
             f"(present: {', '.join(available_splits(name, lang, data_dir=data_dir))})"
         )
-    return _load_ner_file(str(path), path.stat().st_mtime_ns, name, lang, split, orphan_policy, spec.version)
+    labels = spec.labels if check_labels and spec.labels and not spec.open_labels else None
+    return _load_ner_file(str(path), path.stat().st_mtime_ns, name, lang, split, orphan_policy, spec.version, labels)
 
 
 @functools.lru_cache(maxsize=64)
 def _load_ner_file(
-    path: str, mtime_ns: int, name: str, lang: str, split: str, orphan_policy: OrphanPolicy, version: str
+    path: str, mtime_ns: int, name: str, lang: str, split: str, orphan_policy: OrphanPolicy, version: str,
+    labels: frozenset[str] | None = None,
 ) -> LoadedSplit:
-    sentences, report = read_conll(path, lang=lang, id_prefix=f"{name}/{lang}/{split}", orphan_policy=orphan_policy)
+    sentences, report = read_conll(
+        path, lang=lang, id_prefix=f"{name}/{lang}/{split}", orphan_policy=orphan_policy, labels=labels
+    )
     return LoadedSplit(name, lang, split, sentences, report, version)
 
 

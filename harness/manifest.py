@@ -199,6 +199,36 @@ def git_revision() -> str:
     return rev or "unknown"
 
 
+def variant_label(config: ComponentConfig, configs: Sequence[ComponentConfig]) -> str:
+    """How a person reads a perturbation: its name, plus the parameters that differ between the
+    variants of that name in ``configs`` (``char-typos.v1[severity=3]``). The params hash stays in
+    machine keys only.
+
+    >>> a, b = ComponentConfig.of("char-typos.v1", {"severity": 1}), ComponentConfig.of("char-typos.v1", {"severity": 3})
+    >>> variant_label(b, [a, b]), variant_label(a, [a])
+    ('char-typos.v1[severity=3]', 'char-typos.v1')
+    """
+    return named_variant(config.name, config.param_dict, [c.param_dict for c in configs if c.name == config.name])
+
+
+def named_variant(name: str, params: Mapping[str, Any], siblings: Sequence[Mapping[str, Any]]) -> str:
+    """``name[k=v,...]`` over the keys whose values differ among ``siblings`` (``name`` alone when none do)."""
+    keys = sorted({k for p in siblings for k in p})
+    differing = [k for k in keys if len({json.dumps(p.get(k), sort_keys=True, default=str) for p in siblings}) > 1]
+    if not differing:
+        return name
+    shown = ",".join(f"{k}={_short(params.get(k))}" for k in differing)
+    return f"{name}[{shown}]"
+
+
+def _short(value: Any) -> str:
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, (list, tuple)):
+        return "+".join(_short(v) for v in value)
+    return str(value)
+
+
 # --- Suites ------------------------------------------------------------------------------------
 
 
@@ -235,6 +265,10 @@ def load_suite(name_or_path: str) -> SuiteSpec:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: invalid TOML: {exc}") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not a UTF-8 text file ({exc.reason} at byte {exc.start}); a suite is a TOML file") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read suite file: {exc.strerror}") from None
     return parse_suite(data, str(path))
 
 
@@ -265,11 +299,15 @@ def parse_suite(data: Mapping[str, Any], path: str = "<suite>") -> SuiteSpec:
             raise ConfigError(f"{path}: perturbations[{i}] needs a 'name'")
         perturbations.append(ComponentConfig.of(entry["name"], {k: v for k, v in entry.items() if k != "name"}))
     seeds = data.get("seeds", [0])
-    if not (isinstance(seeds, list) and seeds and all(isinstance(s, int) for s in seeds)):
-        raise ConfigError(f"{path}: 'seeds' must be a non-empty list of integers")
+    if not (isinstance(seeds, list) and seeds and all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in seeds)):
+        raise ConfigError(f"{path}: 'seeds' must be a non-empty list of integers ≥ 0, got {seeds!r}")
     executor = data.get("executor", "local")
     if executor not in ("local", "ray"):
         raise ConfigError(f"{path}: 'executor' must be \"local\" or \"ray\"; got {executor!r}")
+    system_params = data.get("system_params", {})
+    if not isinstance(system_params, Mapping) or not all(isinstance(v, Mapping) for v in system_params.values()):
+        raise ConfigError(f"{path}: [system_params.<system>] must be tables of parameter = value")
+    label_overrides = _label_overrides(data.get("label_map", {}), path)
     return SuiteSpec(
         name=str(data["name"]),
         description=str(data.get("description", "")),
@@ -278,7 +316,32 @@ def parse_suite(data: Mapping[str, Any], path: str = "<suite>") -> SuiteSpec:
         datasets=tuple(datasets),
         perturbations=tuple(perturbations),
         seeds=tuple(seeds),
-        label_overrides=dict(data.get("label_map", {})),
+        label_overrides=label_overrides,
         path=path,
         executor=executor,
     )
+
+
+_LABEL_MAP_KEYS = ("gold_to_outside", "pred_to_outside")
+
+
+def _label_overrides(value: Any, path: str) -> dict[str, dict[str, tuple[str, ...]]]:
+    """``[label_map.<system>]`` tables, checked: a string where a list of labels is expected is an
+    error (it would otherwise be read as a list of its characters)."""
+    if not isinstance(value, Mapping):
+        raise ConfigError(f"{path}: [label_map] must be a table of [label_map.<system>] tables")
+    out: dict[str, dict[str, tuple[str, ...]]] = {}
+    for system, table in value.items():
+        if not isinstance(table, Mapping):
+            raise ConfigError(f"{path}: label_map.{system} must be a table with {' and/or '.join(_LABEL_MAP_KEYS)}")
+        unknown = sorted(set(table) - set(_LABEL_MAP_KEYS))
+        if unknown:
+            raise ConfigError(f"{path}: label_map.{system} has unknown key(s) {', '.join(unknown)}; allowed: {', '.join(_LABEL_MAP_KEYS)}")
+        entry = {}
+        for key, labels in table.items():
+            if not (isinstance(labels, list) and all(isinstance(x, str) and x and x == x.strip() for x in labels)):
+                example = f'["{labels}"]' if isinstance(labels, str) else '["DATE"]'
+                raise ConfigError(f"{path}: label_map.{system}.{key} must be a list of labels, e.g. {example}; got {labels!r}")
+            entry[key] = tuple(labels)
+        out[str(system)] = entry
+    return out

@@ -65,22 +65,27 @@ def build_component(
             accepted ones.
         shared: run-wide parameters given only to components that accept them.
     """
-    accepted = factory_parameters(factory)
-    params = dict(params or {})
-    unknown = sorted(set(params) - set(accepted))
-    if unknown:
-        raise ConfigError(
-            f"{kind} {name!r} has no parameter {', '.join(repr(u) for u in unknown)}; "
-            f"it accepts: {', '.join(accepted) or '(none)'}"
-        )
+    from harness.params import validate_params
+
+    if not callable(factory):
+        raise ConfigError(f"{kind} {name!r} is a {type(factory).__name__}, not a class or factory function")
+    try:
+        accepted = factory_parameters(factory)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"{kind} {name!r} has no inspectable constructor signature: {exc}") from None
     kwargs = {k: v for k, v in (shared or {}).items() if k in accepted}
-    kwargs.update(params)
+    kwargs.update(params or {})
+    kwargs = validate_params(kind, name, factory, kwargs)
     try:
         return factory(**kwargs)
     except ConfigError:
         raise
-    except (TypeError, ValueError) as exc:
-        raise ConfigError(f"cannot build {kind} {name!r} with {kwargs}: {exc}") from exc
+    except XnerError as exc:
+        raise ConfigError(f"cannot build {kind} {name!r}: {exc}") from None
+    except Exception as exc:  # noqa: BLE001 - a third-party constructor may raise anything
+        raise ConfigError(
+            f"cannot build {kind} {name!r} with {kwargs}: {type(exc).__name__}: {exc}"
+        ) from None
 
 
 class Registry(Generic[T]):

@@ -123,8 +123,10 @@ class CellKey:
 
         return CellKey(self.run_id, self.system, self.dataset, self.lang, self.split, CLEAN, params_hash({}), self.seed)
 
-    def label(self) -> str:
-        return f"{self.system}::{self.dataset}::{self.lang}::{self.perturbation}"
+    def label(self, perturbation: str | None = None) -> str:
+        """``system::dataset::lang::perturbation`` for people; ``perturbation`` overrides the name
+        with the variant's readable label (``char-typos.v1[severity=3]``)."""
+        return f"{self.system}::{self.dataset}::{self.lang}::{perturbation or self.perturbation}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -245,6 +247,21 @@ class ResultStore:
                 "INSERT INTO runs VALUES (?, ?, ?, ?, ?, ?)",
                 (run_id, suite, blob, harness_version, scorer_version, _now()),
             )
+
+    # --- runs in progress (so that a run whose process died is reported at the next run) --------
+
+    def mark_active(self, run_id: str, info: Mapping[str, Any]) -> None:
+        with self.transaction() as conn:
+            conn.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (f"active_run:{run_id}", json.dumps(dict(info))))
+
+    def clear_active(self, run_id: str) -> None:
+        with self.transaction() as conn:
+            conn.execute("DELETE FROM meta WHERE key=?", (f"active_run:{run_id}",))
+
+    def active_runs(self) -> dict[str, dict[str, Any]]:
+        """run id → what the run recorded when it started, for runs not marked finished."""
+        rows = self._conn.execute("SELECT key, value FROM meta WHERE key LIKE 'active_run:%'").fetchall()
+        return {key.split(":", 1)[1]: json.loads(value) for key, value in rows}
 
     def manifest(self, run_id: str) -> dict[str, Any]:
         row = self._conn.execute("SELECT manifest FROM runs WHERE run_id=?", (run_id,)).fetchone()
@@ -391,6 +408,27 @@ class ResultStore:
         frame["recall"] = (frame["tp"] / (frame["tp"] + frame["fn"])).fillna(0.0)
         frame["f1"] = (2 * frame["tp"] / denominator).fillna(0.0)
         return frame
+
+    def variant_names(self) -> dict[tuple[str, str], str]:
+        """(perturbation, params hash) → the name a person reads (``char-typos.v1[severity=3]``).
+
+        Parameters that differ between the stored variants of one perturbation name it; the hash
+        stays in machine keys only.
+        """
+        from harness.manifest import named_variant
+
+        rows = self._conn.execute(
+            "SELECT DISTINCT perturbation, params_hash, perturbation_params FROM cells WHERE perturbation != ?", (CLEAN,)
+        ).fetchall()
+        by_name: dict[str, dict[str, dict[str, Any]]] = {}
+        for name, phash, params in rows:
+            by_name.setdefault(name, {})[phash] = json.loads(params)
+        out = {}
+        for name, variants in by_name.items():
+            siblings = list(variants.values())
+            for phash, params in variants.items():
+                out[(name, phash)] = named_variant(name, params, siblings)
+        return out
 
     def robustness_frame(self, **filters: Any) -> Any:
         import pandas as pd

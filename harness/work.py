@@ -92,6 +92,8 @@ class FitTask:
     cache_dir: str | None = None
     batch_size: int = 128
     show_progress: bool = False
+    #: ``xner run --isolate``: the system runs in a worker process with this per-batch time limit.
+    isolate_timeout: float | None = None
 
     @property
     def label(self) -> str:
@@ -192,27 +194,30 @@ def run_fit_task(task: FitTask, cache: WorkCache, perturbations: dict[tuple[str,
     ``perturbations`` may be shared between tasks of one process (built once, keyed by name and
     parameters).
     """
+    from harness.runner import _isolated
     from systems import make_system
+    from systems.base import system_fingerprint
 
     manifest = task.manifest
     system = make_system(task.system.name, task.system.param_dict, shared=dict(manifest.shared_params))
+    fingerprint = system_fingerprint(system)  # the same in or out of process: caches are shared
+    if task.isolate_timeout is not None:
+        system = _isolated(task.system.name, system, task.isolate_timeout)
     try:
-        yield from _fit_and_predict(task, system, cache, perturbations)
+        yield from _fit_and_predict(task, system, fingerprint, cache, perturbations)
     finally:
-        # Systems holding processes or servers (llm-tagger's llama.cpp server) release them here,
-        # also on Ctrl-C and on failure.
+        # Systems holding processes or servers (llm-tagger's llama.cpp server, an --isolate
+        # worker) release them here, also on Ctrl-C and on failure.
         close = getattr(system, "close", None)
         if callable(close):
             close()
 
 
 def _fit_and_predict(
-    task: FitTask, system: Any, cache: WorkCache, perturbations: dict[tuple[str, str], Any] | None
+    task: FitTask, system: Any, fingerprint: str, cache: WorkCache, perturbations: dict[tuple[str, str], Any] | None
 ) -> Iterator[WorkEvent]:
     from harness.runner import _describe_failure, _Unsupported, fit_report
-    from systems.base import FitContext, system_fingerprint
-
-    fingerprint = system_fingerprint(system)
+    from systems.base import FitContext
     trainable = bool(system.tags.trainable)
     if trainable:
         yield FitStarted(fingerprint)
@@ -233,9 +238,9 @@ def _fit_and_predict(
                 )
             )
             report = fit_report(system)
-    except (KeyboardInterrupt, SystemExit):
+    except KeyboardInterrupt:
         raise
-    except Exception as exc:  # noqa: BLE001 - any failure of a system fails its cells, not the run
+    except (Exception, SystemExit) as exc:  # noqa: BLE001 - any failure of a system (sys.exit too) fails its cells, not the run
         yield FitFailed(fingerprint, _describe_failure(f"{task.system.name}.fit", exc))
         return
     yield Fitted(fingerprint, report, trainable)
@@ -360,8 +365,15 @@ def _predict(
         batch = [sentences[i].unlabelled() for i in batch_idx]
         try:
             output = system.predict(batch)
-        except (KeyboardInterrupt, SystemExit):
-            raise
+        except KeyboardInterrupt:
+            raise  # the user's Ctrl-C stops the run; finished cells are stored
+        except SystemExit as exc:
+            # sys.exit() inside a system is the system misbehaving, not the user stopping the run:
+            # it fails this cell like any other exception and the run goes on.
+            raise SystemFailure(
+                f"{system.name}.predict called sys.exit({exc.code!r}) (batch of {len(batch)} starting at sentence "
+                f"{batch[0].id}; {_last_frame(exc)}); a system must raise an exception, never exit the process"
+            ) from None
         except XnerError:
             raise
         except Exception as exc:  # noqa: BLE001
@@ -369,7 +381,8 @@ def _predict(
                 f"{system.name}.predict raised {type(exc).__name__}: {exc} (batch of {len(batch)} starting at "
                 f"sentence {batch[0].id}; {_last_frame(exc)})"
             ) from exc
-        _check_output(system.name, batch, output)
+        # Labels the system did not declare fail the cell (read after fit: some systems learn them).
+        _check_output(system.name, batch, output, frozenset(system.tags.labels))
         fresh = {hashes[i]: tuple(tags) for i, tags in zip(batch_idx, output, strict=True)}
         cache.cache_predictions(cache_key, fresh)
         cached.update(fresh)

@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 
 from harness.errors import ConfigError, XnerError
-from harness.metrics import SpanCounts, bootstrap_f1
+from harness.metrics import SpanCounts
 from harness.store import CLEAN, ResultStore
 
 WORST_CASE = "worst-case"
@@ -66,6 +66,10 @@ class BoardRow:
     significant: bool | None
     run_ids: tuple[str, ...]
     meta: Mapping[str, Any] = field(default_factory=dict)
+    base_system: str = ""  # the registered system name; ``system`` adds the parameters that differ
+    params: Mapping[str, Any] = field(default_factory=dict)
+    seeds: tuple[int, ...] = (0,)
+    seed_sd: float | None = None  # standard deviation over seeds of the ranking metric (None: one seed)
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +100,7 @@ class Board:
     notes: tuple[str, ...]
     versions: Mapping[str, str]
     resamples: int
+    perturbation_names: Mapping[str, str] = field(default_factory=dict)  # label -> char-typos.v1[severity=3]
 
     @property
     def run_ids(self) -> tuple[str, ...]:
@@ -111,15 +116,25 @@ def _f1(sums: np.ndarray) -> np.ndarray:
     return np.where(denominator > 0, 2 * tp / np.maximum(denominator, 1), 0.0)
 
 
+def _stratum_f1(m: np.ndarray) -> float:
+    """F1 of one stratum: ``(sentences, 3)`` counts, or ``(seeds, sentences, 3)`` → mean over seeds."""
+    if m.ndim == 3:
+        return float(np.mean(_f1(m.sum(axis=1)))) if len(m) else 0.0
+    return float(_f1(m.sum(axis=0)))
+
+
 def macro_f1(strata: Sequence[np.ndarray]) -> float:
-    """Unweighted mean over strata of the micro F1 of each stratum's summed counts.
+    """Unweighted mean over strata of the micro F1 of each stratum's summed counts (a stratum with
+    a seed axis contributes the mean over its seeds).
 
     >>> macro_f1([np.array([[1, 0, 0]]), np.array([[0, 1, 1]])])
+    0.5
+    >>> macro_f1([np.array([[[1, 0, 0]], [[0, 1, 1]]])])
     0.5
     """
     if not strata:
         return 0.0
-    return float(np.mean([_f1(m.sum(axis=0)) for m in strata]))
+    return float(np.mean([_stratum_f1(m) for m in strata]))
 
 
 def stratified_bootstrap(
@@ -146,15 +161,16 @@ def stratified_bootstrap(
     totals_b = np.zeros(resamples)
     for index, ma in enumerate(strata_a):
         mb = None if strata_b is None else strata_b[index]
-        n = len(ma)
+        n = ma.shape[-2]
         if n == 0:
             continue
         for start in range(0, resamples, _CHUNK):
             stop = min(resamples, start + _CHUNK)
+            # The same sentence draws for every seed and both systems: pairing by sentence within seed.
             draws = rng.integers(0, n, size=(stop - start, n))
-            totals_a[start:stop] += _f1(ma[draws].sum(axis=1))
+            totals_a[start:stop] += _resampled_f1(ma, draws)
             if mb is not None:
-                totals_b[start:stop] += _f1(mb[draws].sum(axis=1))
+                totals_b[start:stop] += _resampled_f1(mb, draws)
     k = max(len(strata_a), 1)
     samples = (totals_a - totals_b) / k if strata_b is not None else totals_a / k
     alpha = (1 - confidence) / 2
@@ -162,18 +178,31 @@ def stratified_bootstrap(
     return Interval(float(low), float(high))
 
 
+def _resampled_f1(m: np.ndarray, draws: np.ndarray) -> np.ndarray:
+    if m.ndim == 3:  # seeds x sentences x 3: F1 per seed, then the mean over seeds
+        return np.asarray(_f1(m[:, draws].sum(axis=2)).mean(axis=0))
+    return np.asarray(_f1(m[draws].sum(axis=1)))
+
+
 # --- loading -----------------------------------------------------------------------------------
 
 
 @dataclass
 class _SystemData:
-    name: str
+    """One board row's stored counts: a system name plus the parameters of its configuration."""
+
+    name: str  # row name: system[k=v,...] over the parameters that differ between configurations
+    base: str = ""
+    params: dict[str, Any] = field(default_factory=dict)
     run_ids: set[str] = field(default_factory=set)
-    # (lang, perturbation label) -> sentence id -> (tp, fp, fn, per-type counts)
-    sentences: dict[tuple[str, str], dict[str, tuple[int, int, int, dict[str, list[int]]]]] = field(
-        default_factory=lambda: defaultdict(dict)
+    # (lang, perturbation label) -> seed -> sentence id -> (tp, fp, fn, per-type counts)
+    sentences: dict[tuple[str, str], dict[int, dict[str, tuple[int, int, int, dict[str, list[int]]]]]] = field(
+        default_factory=lambda: defaultdict(lambda: defaultdict(dict))
     )
-    recall_drop: dict[tuple[str, str], float] = field(default_factory=dict)
+    recall_drop: dict[tuple[str, str], list[float]] = field(default_factory=lambda: defaultdict(list))
+
+    def seeds(self, lang: str, label: str) -> set[int]:
+        return set(self.sentences.get((lang, label), {}))
 
 
 def _label(perturbation: str, params_hash: str) -> str:
@@ -184,11 +213,27 @@ def _board_runs(store: ResultStore, suite: str) -> tuple[list[dict[str, Any]], d
     """The suite's runs that share the most recent run's versions, plus notes on the others."""
     from leaderboards.submissions import run_versions, version_conflicts
 
-    runs = store.runs(suite)
-    if not runs:
+    all_runs = store.runs(suite)
+    if not all_runs:
         raise ConfigError(f"no runs of suite {suite!r} in {store.path}; run `xner run {suite}` or submit a system first")
+    # The reference is the most recent run that finished any cell: a run that stopped before its
+    # first cell (bad data, a crash) says nothing about which versions the board holds.
+    finished = {row["run_id"] for row in store.execute("SELECT DISTINCT run_id FROM cells WHERE status='done'")}
+    runs = [run for run in all_runs if run["run_id"] in finished]
+    notes = []
+    empty = [run["run_id"] for run in all_runs if run["run_id"] not in finished]
+    if not runs:
+        raise XnerError(
+            f"the {suite} board has no finished cells yet: run(s) {', '.join(empty)} stored no finished cell "
+            f"(see `xner results --store {store.path}` for failures)"
+        )
+    if empty and all_runs[-1]["run_id"] in empty:
+        notes.append(
+            f"board built from run {runs[-1]['run_id']}, the most recent with finished cells; "
+            f"run(s) {', '.join(empty)} finished no cell"
+        )
     reference = run_versions(store.manifest(runs[-1]["run_id"]))
-    kept, notes = [], []
+    kept = []
     for run in runs:
         conflicts = version_conflicts(reference, run_versions(store.manifest(run["run_id"])))
         if conflicts:
@@ -198,22 +243,47 @@ def _board_runs(store: ResultStore, suite: str) -> tuple[list[dict[str, Any]], d
     return kept, reference, notes
 
 
+def _configurations(store: ResultStore, runs: Sequence[Mapping[str, Any]]) -> dict[tuple[str, str], tuple[str, dict[str, Any]]]:
+    """(run id, system) → (configuration key, parameters), from each run's manifest."""
+    from harness.manifest import canonical_json
+
+    out = {}
+    for run in runs:
+        manifest = store.manifest(run["run_id"])
+        for entry in manifest.get("systems", ()):
+            params = {k: v for k, v in entry.get("params", ())}
+            out[(run["run_id"], entry["name"])] = (f"{entry['name']}\x1f{canonical_json(params)}", params)
+    return out
+
+
 def _load(store: ResultStore, runs: Sequence[Mapping[str, Any]]) -> dict[str, _SystemData]:
+    """Finished cells of ``runs`` grouped into board rows.
+
+    A row is a system *configuration* (name plus parameters): two backbones of one system, or
+    one system with and without a flag, stand side by side. Within a configuration the latest run
+    wins per cell; every seed is kept (the board averages over seeds).
+    """
+    from harness.manifest import named_variant
+
     run_order = {run["run_id"]: i for i, run in enumerate(runs)}
+    configs = _configurations(store, runs)
     chosen: dict[tuple[Any, ...], str] = {}
-    # Latest run wins per cell; one seed per system (the smallest) keeps pairing by sentence exact.
     cells = [c for c in store.cells(status="done") if c.key.run_id in run_order]
-    min_seed: dict[str, int] = {}
-    for cell in cells:
-        min_seed[cell.key.system] = min(min_seed.get(cell.key.system, cell.key.seed), cell.key.seed)
     for cell in sorted(cells, key=lambda c: run_order[c.key.run_id]):
         k = cell.key
-        if k.seed != min_seed[k.system]:
-            continue
-        chosen[(k.system, k.dataset, k.lang, k.split, k.perturbation, k.params_hash, k.seed)] = k.run_id
+        config = configs.get((k.run_id, k.system), (k.system, {}))[0]
+        chosen[(config, k.dataset, k.lang, k.split, k.perturbation, k.params_hash, k.seed)] = k.run_id
     systems: dict[str, _SystemData] = {}
     if not chosen:
         return systems
+    # Row names: the system name plus the parameters that differ between its stored configurations.
+    params_by_config = {key: params for key, params in configs.values()}
+    used = sorted({key[0] for key in chosen})
+    names: dict[str, str] = {}
+    for config in used:
+        base = config.split("\x1f", 1)[0]
+        siblings = [params_by_config.get(c, {}) for c in used if c.split("\x1f", 1)[0] == base]
+        names[config] = named_variant(base, params_by_config.get(config, {}), siblings)
     # Suites over several datasets name languages dataset/lang, so that two datasets never merge.
     multi = len({key[1] for key in chosen}) > 1
     marks = ",".join("?" for _ in run_order)
@@ -223,41 +293,48 @@ def _load(store: ResultStore, runs: Sequence[Mapping[str, Any]]) -> dict[str, _S
         tuple(run_order),
     )
     for row in rows:
-        key = (row["system"], row["dataset"], row["lang"], row["split"], row["perturbation"], row["params_hash"], row["seed"])
+        config = configs.get((row["run_id"], row["system"]), (row["system"], {}))[0]
+        key = (config, row["dataset"], row["lang"], row["split"], row["perturbation"], row["params_hash"], row["seed"])
         if chosen.get(key) != row["run_id"]:
             continue
-        data = systems.setdefault(row["system"], _SystemData(row["system"]))
+        name = names[config]
+        data = systems.setdefault(name, _SystemData(name, row["system"], dict(params_by_config.get(config, {}))))
         data.run_ids.add(row["run_id"])
         lang = f"{row['dataset']}/{row['lang']}" if multi else row["lang"]
-        data.sentences[(lang, _label(row["perturbation"], row["params_hash"]))][row["sentence_id"]] = (
+        data.sentences[(lang, _label(row["perturbation"], row["params_hash"]))][row["seed"]][row["sentence_id"]] = (
             row["tp"], row["fp"], row["fn"], json.loads(row["type_counts"]),
         )
     for row in store.execute(f"SELECT * FROM robustness WHERE run_id IN ({marks})", tuple(run_order)):
-        key = (row["system"], row["dataset"], row["lang"], row["split"], row["perturbation"], row["params_hash"], row["seed"])
-        if row["perturbation"] == WORST_CASE or chosen.get(key) != row["run_id"] or row["system"] not in systems:
+        config = configs.get((row["run_id"], row["system"]), (row["system"], {}))[0]
+        key = (config, row["dataset"], row["lang"], row["split"], row["perturbation"], row["params_hash"], row["seed"])
+        if row["perturbation"] == WORST_CASE or chosen.get(key) != row["run_id"] or names.get(config) not in systems:
             continue
         lang = f"{row['dataset']}/{row['lang']}" if multi else row["lang"]
-        systems[row["system"]].recall_drop[(lang, _label(row["perturbation"], row["params_hash"]))] = row["recall_drop"]
+        systems[names[config]].recall_drop[(lang, _label(row["perturbation"], row["params_hash"]))].append(row["recall_drop"])
     return systems
 
 
-def _matrix(sentences: Mapping[str, tuple[int, int, int, Any]], ids: Sequence[str]) -> np.ndarray:
-    return np.array([sentences[i][:3] for i in ids], dtype=np.int64).reshape(-1, 3)
+def _matrix(by_seed: Mapping[int, Mapping[str, tuple[int, int, int, Any]]], seeds: Sequence[int], ids: Sequence[str]) -> np.ndarray:
+    """Counts as ``(seeds, sentences, 3)``: the same sentence order for every seed and system."""
+    return np.array([[by_seed[seed][i][:3] for i in ids] for seed in seeds], dtype=np.int64).reshape(len(seeds), -1, 3)
 
 
-def _worst_matrix(data: _SystemData, lang: str, perturbations: Sequence[str], ids: Sequence[str]) -> np.ndarray:
-    """Per sentence, the counts of the variant with the most errors (ties: clean, then by name)."""
-    clean = data.sentences[(lang, CLEAN)]
-    variants = [data.sentences[(lang, p)] for p in sorted(perturbations, key=lambda p: p.replace(".", ":", 1))]
+def _worst_matrix(data: _SystemData, lang: str, perturbations: Sequence[str], seeds: Sequence[int], ids: Sequence[str]) -> np.ndarray:
+    """Per seed and sentence, the counts of the variant with the most errors (ties: clean, then by name)."""
     out = []
-    for sid in ids:
-        best = clean[sid][:3]
-        for variant in variants:
-            candidate = variant.get(sid)
-            if candidate is not None and candidate[1] + candidate[2] > best[1] + best[2]:
-                best = candidate[:3]
-        out.append(best)
-    return np.array(out, dtype=np.int64).reshape(-1, 3)
+    for seed in seeds:
+        clean = data.sentences[(lang, CLEAN)][seed]
+        variants = [data.sentences[(lang, p)].get(seed, {}) for p in sorted(perturbations, key=lambda p: p.replace(".", ":", 1))]
+        per_sentence = []
+        for sid in ids:
+            best = clean[sid][:3]
+            for variant in variants:
+                candidate = variant.get(sid)
+                if candidate is not None and candidate[1] + candidate[2] > best[1] + best[2]:
+                    best = candidate[:3]
+            per_sentence.append(best)
+        out.append(per_sentence)
+    return np.array(out, dtype=np.int64).reshape(len(seeds), -1, 3)
 
 
 def build_board(
@@ -279,18 +356,25 @@ def build_board(
     """
     from leaderboards.submissions import submissions
 
+    if isinstance(resamples, bool) or not isinstance(resamples, int) or resamples < 1:
+        raise ConfigError(f"resamples must be an int ≥ 1, got {resamples!r}")
     if rank_by not in (*RANK_METRICS, "auto"):
         raise ConfigError(f"rank_by must be one of auto, {', '.join(RANK_METRICS)}; got {rank_by!r}")
     runs, versions, notes = _board_runs(store, suite)
     data = _load(store, runs)
     if systems:
-        unknown = sorted(set(systems) - set(data))
+        unknown = sorted(set(systems) - {n for n in data} - {d.base for d in data.values()})
         if unknown:
             raise ConfigError(f"no results for system(s) {', '.join(unknown)} on the {suite} board; present: {', '.join(sorted(data))}")
-        data = {k: v for k, v in data.items() if k in systems}
+        data = {k: v for k, v in data.items() if k in systems or v.base in systems}
     data = {k: v for k, v in data.items() if any(p == CLEAN for _, p in v.sentences)}
     if not data:
         raise XnerError(f"the {suite} board has no finished clean cells yet")
+    variant_names = store.variant_names()
+
+    def readable(label: str) -> str:
+        name, _, phash = label.rpartition(".")
+        return variant_names.get((name, phash), label)
 
     languages_by_system = {name: {lang for lang, p in d.sentences if p == CLEAN} for name, d in data.items()}
     languages = sorted(set.intersection(*languages_by_system.values()))
@@ -302,38 +386,76 @@ def build_board(
         )
     if not languages:
         raise XnerError(f"no language was scored for every system on the {suite} board; compare per language instead")
-    perts_by_system = {
-        name: {p for p in {p for _, p in d.sentences if p != CLEAN} if all((lang, p) in d.sentences for lang in languages)}
-        for name, d in data.items()
-    }
-    perturbations = sorted(set.intersection(*perts_by_system.values()))
-    others = sorted(set.union(*perts_by_system.values()) - set(perturbations))
-    if others:
-        notes.append(f"perturbation columns use those every system was run with; left out: {', '.join(others)}")
 
-    # Sentence ids shared by every system, per stratum, so that bootstrap draws are paired.
+    # Seeds: a row averages over the seeds it has a clean cell for in every board language.
+    seeds_by_system = {
+        name: sorted(set.intersection(*(d.seeds(lang, CLEAN) for lang in languages))) for name, d in data.items()
+    }
+    for name, d in data.items():
+        extra = sorted(set().union(*(d.seeds(lang, CLEAN) for lang in languages)) - set(seeds_by_system[name]))
+        if extra:
+            notes.append(f"{name}: seed(s) {', '.join(map(str, extra))} left out (not scored on every board language)")
+    empty = [name for name, seeds in seeds_by_system.items() if not seeds]
+    if empty:
+        raise XnerError(f"no seed of {', '.join(empty)} was scored on every language of the {suite} board")
+
+    # Perturbations: only those every row ran on every board language with its seeds; the others
+    # are named in the notes with the reason, never dropped silently.
+    seen = sorted({p for d in data.values() for _, p in d.sentences if p != CLEAN})
+    perturbations, left_out = [], []
+    for label in seen:
+        gaps = []
+        for name, d in data.items():
+            missing = [lang for lang in languages if not set(seeds_by_system[name]) <= d.seeds(lang, label)]
+            if missing:
+                gaps.append(f"{name} has no finished cell on {', '.join(missing)}")
+        if gaps:
+            left_out.append(f"{readable(label)} ({'; '.join(gaps)})")
+        else:
+            perturbations.append(label)
+    if left_out:
+        notes.append(
+            "perturbation columns use those every system finished on every board language; left out: "
+            + ", ".join(left_out) + " (see `xner results` for skipped or failed cells)"
+        )
+
+    # Sentence ids shared by every system and seed, per stratum, so that bootstrap draws are paired.
     def shared_ids(lang: str, label: str) -> list[str]:
-        return sorted(set.intersection(*(set(d.sentences[(lang, label)]) for d in data.values())))
+        return sorted(set.intersection(*(
+            set(d.sentences[(lang, label)][seed]) for name, d in data.items() for seed in seeds_by_system[name]
+        )))
 
     clean_ids = {lang: shared_ids(lang, CLEAN) for lang in languages}
     pert_ids = {(lang, p): shared_ids(lang, p) for lang in languages for p in perturbations}
 
     strata: dict[str, dict[str, list[np.ndarray]]] = {}
     values: dict[str, dict[str, float | None]] = {}
+    spread: dict[str, dict[str, float | None]] = {}
     for name, d in data.items():
-        clean = [_matrix(d.sentences[(lang, CLEAN)], clean_ids[lang]) for lang in languages]
-        perturbed = [_matrix(d.sentences[(lang, p)], pert_ids[(lang, p)]) for lang in languages for p in perturbations]
-        worst = [_worst_matrix(d, lang, perturbations, clean_ids[lang]) for lang in languages] if perturbations else []
+        seeds = seeds_by_system[name]
+        clean = [_matrix(d.sentences[(lang, CLEAN)], seeds, clean_ids[lang]) for lang in languages]
+        perturbed = [_matrix(d.sentences[(lang, p)], seeds, pert_ids[(lang, p)]) for lang in languages for p in perturbations]
+        worst = [_worst_matrix(d, lang, perturbations, seeds, clean_ids[lang]) for lang in languages] if perturbations else []
         strata[name] = {"clean": clean, "perturbed": perturbed, "worst": worst}
         clean_f1 = macro_f1(clean)
         perturbed_f1 = macro_f1(perturbed) if perturbed else None
-        drops = [d.recall_drop[(lang, p)] for lang in languages for p in perturbations if (lang, p) in d.recall_drop]
+        drops = [x for lang in languages for p in perturbations for x in d.recall_drop.get((lang, p), ())]
         values[name] = {
             "clean": clean_f1,
             "perturbed": perturbed_f1,
             "worst": macro_f1(worst) if worst else None,
             "robustness": (perturbed_f1 / clean_f1 if clean_f1 else None) if perturbed_f1 is not None else None,
             "recall_drop": float(np.mean(drops)) if drops else None,
+        }
+
+        def per_seed(matrices: Sequence[np.ndarray]) -> list[float]:
+            return [macro_f1([m[i] for m in matrices]) for i in range(len(seeds))] if matrices else []
+
+        by_seed = {key: per_seed(strata[name][key]) for key in ("clean", "perturbed", "worst")}
+        robust = [p / c if c else 0.0 for p, c in zip(by_seed["perturbed"], by_seed["clean"], strict=False)]
+        spread[name] = {
+            key: (float(np.std(vals, ddof=1)) if len(vals) > 1 else None)
+            for key, vals in {**by_seed, "robustness": robust}.items()
         }
     if rank_by == "auto":
         rank_by = "worst" if perturbations else "clean"
@@ -342,6 +464,11 @@ def build_board(
     # Robustness is a ratio: its intervals come from the perturbed-F1 strata, which drive it.
     stat_key = "perturbed" if rank_by == "robustness" else rank_by
     order = sorted(data, key=lambda n: (-(values[n][rank_by] or 0.0), n))
+    if any(len(seeds) > 1 for seeds in seeds_by_system.values()):
+        notes.append(
+            "scores are means over each row's seeds (column seeds: count and standard deviation); intervals resample "
+            "sentences, paired across seeds and systems"
+        )
 
     meta_by_name = {s["name"]: s for s in submissions(store, suite)}
     rows = []
@@ -353,7 +480,7 @@ def build_board(
             delta = float((values[above][rank_by] or 0.0) - (values[name][rank_by] or 0.0))
             delta_ci = stratified_bootstrap(strata[above][stat_key], strata[name][stat_key], resamples=resamples, seed=seed)
             significant = delta_ci.low > 0 or delta_ci.high < 0
-        submission = meta_by_name.get(name)
+        submission = meta_by_name.get(data[name].base) or meta_by_name.get(name)
         rows.append(
             BoardRow(
                 rank=position + 1,
@@ -371,6 +498,10 @@ def build_board(
                 significant=significant,
                 run_ids=tuple(sorted(data[name].run_ids)),
                 meta=submission["meta"] if submission else {},
+                base_system=data[name].base,
+                params=data[name].params,
+                seeds=tuple(seeds_by_system[name]),
+                seed_sd=spread[name][rank_by],
             )
         )
 
@@ -380,33 +511,39 @@ def build_board(
         for lang in all_languages:
             if (lang, CLEAN) not in d.sentences:
                 continue
-            ids = sorted(d.sentences[(lang, CLEAN)])
-            counts = [SpanCounts(*d.sentences[(lang, CLEAN)][i][:3]) for i in ids]
-            interval = bootstrap_f1(counts, resamples=resamples, seed=seed)
-            worst = float(_f1(_worst_matrix(d, lang, perturbations, ids).sum(axis=0))) if perturbations and lang in languages else None
-            cells[lang] = LanguageCell(interval.estimate, Interval(interval.low, interval.high), worst, len(ids))
+            lang_seeds = seeds_by_system[name] if lang in languages else sorted(d.seeds(lang, CLEAN))
+            ids = sorted(set.intersection(*(set(d.sentences[(lang, CLEAN)][s]) for s in lang_seeds)))
+            matrix = _matrix(d.sentences[(lang, CLEAN)], lang_seeds, ids)
+            interval = stratified_bootstrap([matrix], resamples=resamples, seed=seed)
+            worst = (
+                macro_f1([_worst_matrix(d, lang, perturbations, lang_seeds, ids)])
+                if perturbations and lang in languages else None
+            )
+            cells[lang] = LanguageCell(macro_f1([matrix]), interval, worst, len(ids))
         per_language[name] = cells
 
     per_type: dict[str, dict[str, TypeCell]] = {}
     entity_types: set[str] = set()
     for name, d in data.items():
+        # Counts pooled over seeds (each seed weighs the same: every seed scores the same sentences).
         clean_counts: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])
         pert_counts: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])
-        for lang in languages:
-            for sid in clean_ids[lang]:
-                for label, c in d.sentences[(lang, CLEAN)][sid][3].items():
-                    clean_counts[label] = [a + b for a, b in zip(clean_counts[label], c, strict=True)]
-            for p in perturbations:
-                for sid in pert_ids[(lang, p)]:
-                    for label, c in d.sentences[(lang, p)][sid][3].items():
-                        pert_counts[label] = [a + b for a, b in zip(pert_counts[label], c, strict=True)]
+        for seed_ in seeds_by_system[name]:
+            for lang in languages:
+                for sid in clean_ids[lang]:
+                    for label, c in d.sentences[(lang, CLEAN)][seed_][sid][3].items():
+                        clean_counts[label] = [a + b for a, b in zip(clean_counts[label], c, strict=True)]
+                for p in perturbations:
+                    for sid in pert_ids[(lang, p)]:
+                        for label, c in d.sentences[(lang, p)][seed_][sid][3].items():
+                            pert_counts[label] = [a + b for a, b in zip(pert_counts[label], c, strict=True)]
         cells_t = {}
         for label, c in clean_counts.items():
             clean = SpanCounts(*c)
             drop = None
             if perturbations and label in pert_counts:
                 drop = clean.recall - SpanCounts(*pert_counts[label]).recall
-            cells_t[label] = TypeCell(clean.f1, clean.support, drop)
+            cells_t[label] = TypeCell(clean.f1, clean.support // max(len(seeds_by_system[name]), 1), drop)
             entity_types.add(label)
         per_type[name] = cells_t
 
@@ -422,4 +559,5 @@ def build_board(
         notes=tuple(notes),
         versions=versions,
         resamples=resamples,
+        perturbation_names={label: readable(label) for label in perturbations},
     )

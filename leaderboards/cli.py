@@ -144,7 +144,7 @@ def leaderboard_command(
     suite: Annotated[str, typer.Argument(help="Suite name (as stored with its runs).")],
     format: Annotated[str, typer.Option("--format", help="terminal, md, csv or html.")] = "terminal",
     out: Annotated[Path | None, typer.Option("--out", help="Write to this file instead of stdout.")] = None,
-    view: Annotated[str, typer.Option(help="terminal/csv view: overall, language or type.")] = "overall",
+    view: Annotated[str | None, typer.Option(help="overall, language or type (default: overall; Markdown: every view).")] = None,
     rank_by: Annotated[str, typer.Option(help="auto, clean, perturbed, worst or robustness.")] = "auto",
     resamples: Annotated[int, typer.Option(help="Bootstrap resamples for intervals.")] = 1000,
     store: StoreOption = DEFAULT_STORE,
@@ -156,10 +156,14 @@ def leaderboard_command(
 
     if format not in ("terminal", "md", "csv", "html"):
         raise _fail(f"--format must be terminal, md, csv or html; got {format!r}")
-    if view not in VIEWS:
+    if view is not None and view not in VIEWS:
         raise _fail(f"--view must be one of {', '.join(VIEWS)}; got {view!r}")
     if not store.exists():
         raise _fail(f"no result store at {store}; run `xner run {suite}` or `xner submit` first, or pass --store")
+    if resamples < 1:
+        raise _fail(f"--resamples must be an int ≥ 1, got {resamples}")
+    if out is not None and out.is_dir():
+        raise _fail(f"--out {str(out)!r} is a directory; give a file path")
     suite_name = _suite_name(suite)
     try:
         with ResultStore(store) as result_store:
@@ -172,16 +176,19 @@ def leaderboard_command(
             from rich.console import Console
 
             with out.open("w", encoding="utf-8") as fh:
-                Console(file=fh, width=200, highlight=False).print(to_rich(board, view))
+                Console(file=fh, width=200, highlight=False).print(to_rich(board, view or "overall"))
         else:
-            console.print(to_rich(board, view))
+            console.print(to_rich(board, view or "overall"))
         return
     text = render(board, format, view)
     if out is None:
         sys.stdout.write(text)
     else:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(text, encoding="utf-8")
+        try:
+            out.parent.mkdir(parents=True, exist_ok=True)
+            out.write_text(text, encoding="utf-8")
+        except OSError as exc:
+            raise _fail(f"cannot write {str(out)!r}: {exc.strerror or exc}") from None
         console.print(f"wrote {out}")
 
 
@@ -197,9 +204,15 @@ def report_command(
     from harness.store import ResultStore
     from leaderboards.report import write_report
 
+    if format is None and out.suffix not in (".html", ".htm", ".md"):
+        raise _fail(f"--out {str(out)!r}: cannot tell the format from {out.suffix or 'no extension'!r}; use .html or .md, or pass --format")
     fmt = format or ("md" if out.suffix == ".md" else "html")
     if fmt not in ("html", "md"):
         raise _fail(f"--format must be html or md; got {fmt!r}")
+    if out.is_dir():
+        raise _fail(f"--out {str(out)!r} is a directory; give a file path, e.g. {str(out / ('report.' + fmt))!r}")
+    if resamples < 1:
+        raise _fail(f"--resamples must be an int ≥ 1, got {resamples}")
     if not store.exists():
         raise _fail(f"no result store at {store}; run `xner run {suite}` first, or pass --store")
     try:

@@ -187,9 +187,10 @@ def _blocks(path: Path) -> Iterator[_Block]:
             sentence_id, id_line = match.group(1), number
             continue
         columns = line.split()
-        if len(columns) < 2:
-            raise DataFormatError(f"expected 'token tag' (2 columns), found {line!r}", path=path, line=number,
-                                  sentence_id=sentence_id)
+        if len(columns) != 2:
+            # Exactly two: a third column is ambiguous (which one is the prediction?), never guessed.
+            raise DataFormatError(f"expected 'token tag' (2 columns), found {len(columns)} column(s): {line!r}",
+                                  path=path, line=number, sentence_id=sentence_id)
         if not _TAG_RE.match(columns[-1]):
             raise DataFormatError(f"expected an IOB2 tag (O, B-<type>, I-<type>) in the last column, found {columns[-1]!r}",
                                   path=path, line=number, sentence_id=sentence_id)
@@ -292,6 +293,16 @@ def load_prediction_dir(directory: str | Path, test_sets: Sequence[TestSet]) -> 
             f"unexpected file {unexpected[0]}: the suite scores no such test set (expected files: {', '.join(sorted(expected)[:4])} ...)",
             path=directory / unexpected[0],
         )
+    root = directory.resolve()
+    for relpath in sorted(expected):
+        candidate = directory / relpath
+        # A symlink out of the submission directory could make the loader read (and quote in its
+        # errors) any file on the machine: refuse it without opening the target.
+        if not candidate.resolve().is_relative_to(root):
+            raise DataFormatError(
+                "is a symlink to a file outside the submission directory; copy the file into the directory instead",
+                path=candidate,
+            )
     table: dict[str, tuple[str, ...]] = {}
     labels: set[str] = set()
     conflicts = 0

@@ -45,20 +45,28 @@ def overall_table(board: Board) -> tuple[list[str], list[list[str]], list[list[A
     """Headers, display cells and raw sort values of the overall view."""
     headers = [
         "rank", "system", "kind", "clean F1", "mean perturbed F1", "relative robustness", "worst-case F1",
-        "recall drop", f"{_RANK_TITLES[board.rank_by]} 95% CI", "Δ vs row above [95% CI]", "runs",
+        "recall drop", f"{_RANK_TITLES[board.rank_by]} 95% CI", "Δ vs row above [95% CI]", "seeds", "runs",
     ]
     shown, raw = [], []
     for row in board.rows:
         shown.append([
             str(row.rank), row.system, row.kind, pct(row.clean_f1), pct(row.perturbed_f1),
             "—" if row.relative_robustness is None else f"{row.relative_robustness:.3f}",
-            pct(row.worst_f1), pct(row.recall_drop), _ci(row), _delta(row), " ".join(row.run_ids),
+            pct(row.worst_f1), pct(row.recall_drop), _ci(row), _delta(row), _seeds(row, board.rank_by), " ".join(row.run_ids),
         ])
         raw.append([
             row.rank, row.system, row.kind, row.clean_f1, row.perturbed_f1, row.relative_robustness, row.worst_f1,
-            row.recall_drop, row.score_ci.low, row.delta_above, " ".join(row.run_ids),
+            row.recall_drop, row.score_ci.low, row.delta_above, len(row.seeds), " ".join(row.run_ids),
         ])
     return headers, shown, raw
+
+
+def _seeds(row: BoardRow, rank_by: str) -> str:
+    """``3 (sd 1.20)``: how many seeds the row averages and the spread of its ranking metric."""
+    if row.seed_sd is None:
+        return str(len(row.seeds))
+    scale = 1 if rank_by == "robustness" else 100
+    return f"{len(row.seeds)} (sd {scale * row.seed_sd:.{3 if scale == 1 else 2}f})"
 
 
 def language_table(board: Board) -> tuple[list[str], list[list[str]], list[list[Any]]]:
@@ -108,7 +116,7 @@ def _explain(board: Board) -> list[str]:
     lines = [
         f"Ranked by {_RANK_TITLES[board.rank_by]}; F1 values are strict IOB2 span micro-F1 ×100, averaged over "
         f"{len(board.languages)} language(s): {', '.join(board.languages)}.",
-        f"Perturbations: {', '.join(board.perturbations) or 'none'}.",
+        f"Perturbations: {', '.join(board.perturbation_names.get(p, p) for p in board.perturbations) or 'none'}.",
         f"Intervals: 95% stratified paired bootstrap over sentences ({board.resamples} resamples); "
         "* = the difference to the row above excludes zero.",
     ]
@@ -125,9 +133,15 @@ def to_rich(board: Board, view: str = "overall") -> Any:
     if view not in VIEWS:
         raise ValueError(f"view must be one of {', '.join(VIEWS)}; got {view!r}")
     headers, shown, _ = _TABLES[view](board)
-    table = Table(*headers, title=f"{board.suite} leaderboard ({view})", caption="\n".join(_explain(board)), caption_justify="left")
+    from rich.markup import escape
+
+    # Row names hold brackets (gazetteer[case_fold=true]) and notes quote data: never Rich markup.
+    table = Table(
+        *(escape(h) for h in headers), title=escape(f"{board.suite} leaderboard ({view})"),
+        caption=escape("\n".join(_explain(board))), caption_justify="left",
+    )
     for cells in shown:
-        table.add_row(*cells)
+        table.add_row(*(escape(c) for c in cells))
     return table
 
 
@@ -144,10 +158,25 @@ def _md_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str
     return out
 
 
-def to_markdown(board: Board) -> str:
-    """The board as Markdown (for a README): overall, per-language and per-entity-type tables."""
+_MD_TITLES = {
+    "overall": "Overall",
+    "language": "Per language (clean F1 / worst-case F1)",
+    "type": "Per entity type (clean F1 and recall drop under perturbation)",
+}
+
+
+def to_markdown(board: Board, view: str | None = None) -> str:
+    """The board as Markdown (for a README): overall, per-language and per-entity-type tables,
+    or only the one ``view`` asked for."""
     out = [f"# {board.suite} leaderboard", ""]
     out += [f"- {line}" for line in _explain(board)]
+    if view is not None:
+        if view not in VIEWS:
+            raise ValueError(f"view must be one of {', '.join(VIEWS)}; got {view!r}")
+        headers, shown, _ = _TABLES[view](board)
+        out += ["", f"## {_MD_TITLES[view]}", ""] + _md_table(headers, shown)
+        out += ["", f"Runs: {', '.join(board.run_ids)}", ""]
+        return "\n".join(out)
     out += ["", "## Overall", ""]
     headers, shown, _ = overall_table(board)
     out += _md_table(headers, shown)
@@ -183,7 +212,7 @@ def to_csv(board: Board, view: str = "overall") -> str:
         writer.writerow([
             "rank", "system", "kind", "clean_f1", "perturbed_f1", "relative_robustness", "worst_f1", "recall_drop",
             "rank_metric", "score", "score_ci_low", "score_ci_high", "delta_above", "delta_ci_low", "delta_ci_high",
-            "significant", "run_ids",
+            "significant", "run_ids", "seeds", "seed_sd",
         ])
         for row in board.rows:
             writer.writerow([
@@ -191,6 +220,7 @@ def to_csv(board: Board, view: str = "overall") -> str:
                 _blank(row.worst_f1), _blank(row.recall_drop), board.rank_by, row.score, row.score_ci.low, row.score_ci.high,
                 _blank(row.delta_above), _blank(row.delta_ci.low if row.delta_ci else None),
                 _blank(row.delta_ci.high if row.delta_ci else None), _blank(row.significant), " ".join(row.run_ids),
+                " ".join(map(str, row.seeds)), _blank(row.seed_sd),
             ])
     elif view == "language":
         writer.writerow(["system", "lang", "clean_f1", "clean_ci_low", "clean_ci_high", "worst_f1", "n_sentences", "run_ids"])
@@ -316,12 +346,15 @@ def to_html(board: Board) -> str:
     return html_page(f"{board.suite} leaderboard", f"<h1>{html.escape(board.suite)} leaderboard</h1>" + board_html_sections(board))
 
 
-def render(board: Board, fmt: str, view: str = "overall") -> str:
-    """``md``, ``csv`` or ``html`` text (the terminal format is :func:`to_rich`)."""
+def render(board: Board, fmt: str, view: str | None = None) -> str:
+    """``md``, ``csv`` or ``html`` text (the terminal format is :func:`to_rich`).
+
+    ``view=None`` is every view for Markdown and the overall view for CSV.
+    """
     if fmt == "md":
-        return to_markdown(board)
+        return to_markdown(board, view)
     if fmt == "csv":
-        return to_csv(board, view)
+        return to_csv(board, view or "overall")
     if fmt == "html":
         return to_html(board)
     raise ValueError(f"format must be terminal, md, csv or html; got {fmt!r}")

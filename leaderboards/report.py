@@ -79,11 +79,14 @@ def _frames(store: ResultStore, board: Board) -> tuple[Any, Any]:
     """Scores (ALL and per type) and robustness rows of the board's systems, latest run per cell."""
     run_order = {r["run_id"]: i for i, r in enumerate(store.runs(board.suite))}
     run_ids = sorted(board.run_ids)
-    systems = [row.system for row in board.rows]
+    systems = sorted({row.base_system or row.system for row in board.rows})
     scores = store.scores_frame(run_id=run_ids, system=systems)
     robustness = store.robustness_frame(run_id=run_ids, system=systems)
+    # Board rows are configurations: name each stored row by the board row its run belongs to.
+    row_of = {(run_id, row.base_system or row.system): row.system for row in board.rows for run_id in row.run_ids}
     for frame in (scores, robustness):
         if not frame.empty:
+            frame["system"] = [row_of.get((r, s), s) for r, s in zip(frame["run_id"], frame["system"], strict=True)]
             frame["_order"] = frame["run_id"].map(run_order)
     if not scores.empty:
         scores = scores.sort_values("_order").drop_duplicates(_KEY + ["entity_type"], keep="last")
@@ -147,19 +150,26 @@ def heatmap_figure(robustness: Any, board: Board) -> Figure | None:
     rows = robustness[robustness["perturbation"] != WORST_CASE]
     if rows.empty:
         return None
-    systems = [row.system for row in board.rows if row.system in set(rows["system"])]
+    # One panel per board row (the frames name rows by board row, see _frames).
+    panels = {row.system: rows[rows["system"] == row.system] for row in board.rows}
+    panels = {name: frame for name, frame in panels.items() if not frame.empty}
+    if not panels:
+        return None
+    systems = list(panels)
     fig, axes = plt.subplots(1, len(systems), figsize=(max(4.5, 3.2 * len(systems)), 0.35 * rows["lang"].nunique() + 2.2), squeeze=False)
     image = None
     labels_x = sorted({f"{p}.{h}" for p, h in zip(rows["perturbation"], rows["params_hash"], strict=True)})
+    # Column names say which variant (char-typos.v1[severity=3]); the hash stays a machine key.
+    shown_x = [board.perturbation_names.get(x, x.rsplit(".", 1)[0]) for x in labels_x]
     langs = sorted(set(rows["lang"]))
     limit = max(1e-9, float(np.nanmax(np.abs(100 * rows["delta_f1"]))))
     for ax, system in zip(axes[0], systems, strict=True):
         data = np.full((len(langs), len(labels_x)), np.nan)
-        for r in rows[rows["system"] == system].itertuples():
+        for r in panels[system].itertuples():
             data[langs.index(r.lang), labels_x.index(f"{r.perturbation}.{r.params_hash}")] = 100 * r.delta_f1
         image = ax.imshow(data, cmap="RdBu_r", vmin=-limit, vmax=limit, aspect="auto")
         ax.set_title(system, fontsize=8)
-        ax.set_xticks(range(len(labels_x)), [x.split(".v")[0] for x in labels_x], rotation=45, ha="right", fontsize=7)
+        ax.set_xticks(range(len(labels_x)), shown_x, rotation=45, ha="right", fontsize=7)
         ax.set_yticks(range(len(langs)), langs, fontsize=7)
         for (i, j), value in np.ndenumerate(data):
             if not np.isnan(value) and len(langs) * len(labels_x) <= 120:
@@ -244,7 +254,7 @@ def worst_sentences(store: ResultStore, board: Board, limit: int = 10) -> list[W
     """Sentences whose error count (FP + FN) grew most under a perturbation, across the board."""
     found: list[WorstSentence] = []
     for row in board.rows:
-        cells = [c for c in store.cells(status="done", system=row.system) if c.key.run_id in row.run_ids]
+        cells = [c for c in store.cells(status="done", system=row.base_system or row.system) if c.key.run_id in row.run_ids]
         clean_cells = {(c.key.run_id, c.key.dataset, c.key.lang, c.key.seed): c.key for c in cells if c.key.perturbation == CLEAN}
         for cell in cells:
             key = cell.key

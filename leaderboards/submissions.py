@@ -179,7 +179,10 @@ def version_conflicts(a: Mapping[str, str], b: Mapping[str, str]) -> list[str]:
 
 def check_compatible(store: ResultStore, suite: str, versions: Mapping[str, str]) -> None:
     """Refuse when any stored run of ``suite`` was computed under other versions."""
+    finished = {row["run_id"] for row in store.execute("SELECT DISTINCT run_id FROM cells WHERE status='done'")}
     for run in store.runs(suite):
+        if run["run_id"] not in finished:
+            continue  # a run that stopped before its first cell holds nothing to compare with
         theirs = run_versions(store.manifest(run["run_id"]))
         conflicts = version_conflicts(versions, theirs)
         if conflicts:

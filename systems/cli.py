@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
 
 def register(app: typer.Typer) -> None:
@@ -95,7 +96,7 @@ def project_eval(
             extra_parallel=extra, limit=limit, aligner_params=params, target_ner=target_ner,
         )
     except XnerError as exc:
-        err_console.print(f"[bold red]error:[/] {exc}")
+        err_console.print(f"[bold red]error:[/] {escape(str(exc))}")
         raise typer.Exit(2) from None
     table = Table("lang", "method", "aligner", "P", "R", "F1", "PER", "ORG", "LOC", "MISC", "proj_ratio", "sentences", title=f"projection of English gold spans, {dataset}")
     for r in results:

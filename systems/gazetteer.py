@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from harness.data import OUTSIDE, Sentence
 from harness.datasets import get_dataset
 from harness.errors import ConfigError, XnerError
+from harness.params import Annotated, Range
 from systems.base import FitContext, SystemTags
 
 
@@ -51,8 +52,8 @@ class GazetteerTagger:
         train: str = "conll2003/eng/train",
         case_fold: bool = False,
         diacritic_fold: bool = False,
-        min_count: int = 1,
-        max_length: int = 8,
+        min_count: Annotated[int, Range(1)] = 1,
+        max_length: Annotated[int, Range(1)] = 8,
     ) -> None:
         self.train = train
         self.case_fold = case_fold
@@ -105,6 +106,9 @@ class GazetteerTagger:
         else:
             tables["*"] = self._build(context.load(dataset, lang, split))
         self._tables = tables
+        empty = sorted(t for t, table in tables.items() if not table)
+        # Stored with the run and shown by `xner results`: an empty gazetteer scores 0 for a reason.
+        self.fit_report_ = {"empty_gazetteer": {t: f"no mentions learned from {dataset}/{t}/{split}" for t in empty}} if empty else {}
 
     def fit_sentences(self, sentences: Sequence[Sentence]) -> GazetteerTagger:
         """Train directly from sentences (for tests and notebooks)."""

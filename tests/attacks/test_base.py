@@ -58,10 +58,26 @@ def test_perturbed_map_span_through_alignment_and_replacement() -> None:
     assert p.changed and p.changed_token_fraction == pytest.approx(3 / 5)
 
 
-def test_verify_perturbed_rejects_changed_entity_type() -> None:
+def test_verify_perturbed_rejects_changed_tags_in_place() -> None:
+    # Tags changed without any declared edit: the carried spans and the new tags disagree.
     bad = _Broken(lambda s: Perturbed(s.with_tags(("B-ORG", "O", "O", "B-LOC", "I-LOC")), tuple(range(5)), ()))
-    with pytest.raises(ConformanceError, match=r"broken.v0.*t/yor/0"):
+    with pytest.raises(ConformanceError, match=r"broken.v0.*t/yor/0.*gold spans from the new tags differ"):
         bad.perturb(S, np.random.default_rng(0))
+
+
+def test_verify_perturbed_rejects_mention_replaced_by_a_span_of_another_type() -> None:
+    # A declared mention replacement whose new span has another label: the type-change check
+    # (and only it) must name the mention and the new type; the new tags agree with the new span.
+    def swap_type(s: Sentence) -> Perturbed:
+        tags = ("B-ORG", "O", "O", "B-LOC", "I-LOC")
+        edit = Edit("mention-replace", 0, 0, "Adé", "Adé", span=Span(0, 1, "PER"), new_span=Span(0, 1, "ORG"))
+        return Perturbed(s.with_tags(tags), tuple(range(5)), (edit,))
+
+    with pytest.raises(ConformanceError) as info:
+        _Broken(swap_type).perturb(S, np.random.default_rng(0))
+    message = str(info.value)
+    assert "mention Span(start=0, end=1, label='PER') changed type to ORG" in message
+    assert "gold spans from the new tags differ" not in message
 
 
 def test_verify_perturbed_rejects_lost_mention() -> None:

@@ -1,7 +1,7 @@
 """Property-based conformance of every registered perturbation (attacks.conformance).
 
 The default number of hypothesis examples per perturbation is small to keep CI fast; set
-XNER_HYPOTHESIS_EXAMPLES=10000 to run the full check (see /work/notes/issue-3.md for the run).
+XNER_HYPOTHESIS_EXAMPLES=10000 to run the full check before changing a perturbation (not part of CI).
 """
 
 from __future__ import annotations
