@@ -529,27 +529,6 @@ def _mention_map(perturbed: Any) -> list[list[int]]:
     return out
 
 
-class _ProgressBar:
-    """A rich progress bar for one cell's predictions, or nothing when disabled or not needed."""
-
-    def __init__(self, enabled: bool, description: str, total: int) -> None:
-        self._progress = None
-        if enabled:
-            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
-
-            self._progress = Progress("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), transient=True)
-            self._progress.start()
-            self._task = self._progress.add_task(description, total=total)
-
-    def advance(self, n: int) -> None:
-        if self._progress is not None:
-            self._progress.advance(self._task, n)
-
-    def close(self) -> None:
-        if self._progress is not None:
-            self._progress.stop()
-
-
 def _check_output(name: str, batch: Sequence[Sentence], output: object, labels: frozenset[str] | None = None) -> None:
     if not isinstance(output, list) or len(output) != len(batch):
         got = len(output) if isinstance(output, list) else type(output).__name__

@@ -349,7 +349,8 @@ def _perturbed_set(
 def _predict(
     task: FitTask, system: Any, cache_key: str, sentences: Sequence[Sentence], key: CellKey, cache: WorkCache
 ) -> list[tuple[str, ...]]:
-    from harness.runner import _check_output, _last_frame, _ProgressBar, sentence_hash
+    from harness.console import ProgressBar
+    from harness.runner import _check_output, _last_frame, sentence_hash
 
     hashes = [sentence_hash(s) for s in sentences]
     cached = cache.cached_predictions(cache_key, hashes)
@@ -359,7 +360,7 @@ def _predict(
     for i in todo:
         unique.setdefault(hashes[i], i)
     order = list(unique.values())
-    bar = _ProgressBar(task.show_progress and len(order) > task.batch_size, f"{key.label()}", len(order))
+    bar = ProgressBar(task.show_progress and len(order) > task.batch_size, f"{key.label()}", len(order))
     for start in range(0, len(order), task.batch_size):
         batch_idx = order[start : start + task.batch_size]
         batch = [sentences[i].unlabelled() for i in batch_idx]

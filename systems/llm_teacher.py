@@ -789,7 +789,9 @@ def annotate(
     todo = sorted({k: r for k, r in zip(keys, requests, strict=True) if k not in cache.answers}.items(), key=lambda kv: kv[0])
     started = time.perf_counter()
     if todo:
-        bar = _progress(show_progress and len(todo) > 1, f"LLM labelling {lang}", len(todo))
+        from harness.console import ProgressBar
+
+        bar = ProgressBar(show_progress and len(todo) > 1, f"LLM labelling {lang}", len(todo))
         try:
             if chat is not None:
                 def store(i: int, answer: str) -> None:
@@ -816,28 +818,6 @@ def annotate(
     if cost is not None:
         cost.add(LabellingCost(len(texts), len(todo), elapsed if todo else 0.0, unparseable, report.missed))
     return out, report
-
-
-class _progress:
-    """A rich progress bar, or nothing (rich allows one live display: callers inside a runner's bar pass False)."""
-
-    def __init__(self, enabled: bool, description: str, total: int) -> None:
-        self._progress: Any = None
-        if enabled:
-            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
-
-            self._progress = Progress("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), transient=True)
-            self._progress.start()
-            self._task = self._progress.add_task(description, total=total)
-
-    def advance(self, n: int) -> None:
-        if self._progress is not None:
-            self._progress.advance(self._task, n)
-
-    def close(self) -> None:
-        if self._progress is not None:
-            self._progress.stop()
-            self._progress = None
 
 
 def one_hot_targets(tags: Sequence[Sequence[str]], tag_names: Sequence[str], smoothing: float = 0.0) -> list[np.ndarray]:
