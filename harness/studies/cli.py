@@ -17,6 +17,7 @@ def study(
     name: Annotated[str | None, typer.Argument(help="Bundled study name (xner studies) or path to a study TOML.")] = None,
     all_studies: Annotated[bool, typer.Option("--all", help="Every bundled study, plus an index.")] = False,
     languages: Annotated[str | None, typer.Option(help="Comma-separated ISO 639-3 codes (overrides the profile).")] = None,
+    seeds: Annotated[str | None, typer.Option(help="Comma-separated seeds (overrides the profile), e.g. 0,1,2.")] = None,
     profile: Annotated[str | None, typer.Option(help="Grid profile: cpu (default when declared) or paper.")] = None,
     out: Annotated[Path, typer.Option(help="Directory for <study>.md (+ PNGs) and <study>.html.")] = DEFAULT_OUT,
     report_only: Annotated[bool, typer.Option("--report-only", help="Only render from stored results; run nothing.")] = False,
@@ -42,6 +43,10 @@ def study(
     if report_only and not store.exists():
         raise fail(f"no result store at {store}; run the study first or pass --store")
     try:
+        seed_list = [int(x) for x in split_csv(seeds) or []]
+    except ValueError:
+        raise fail(f"--seeds must be comma-separated integers, got {seeds!r}") from None
+    try:
         specs = [load_study(n) for n in (available_studies() if all_studies else [name or ""])]
         results = []
         with ResultStore(store) as result_store:
@@ -51,7 +56,8 @@ def study(
                     err_console.print(f"[yellow]note[/] {escape(note)}")
                 try:
                     run = run_study(
-                        spec, result_store, profile=profile, languages=split_csv(languages), data_dir=data_dir,
+                        spec, result_store, profile=profile, languages=split_csv(languages), seeds=seed_list or None,
+                        data_dir=data_dir,
                         report_only=report_only, report=lambda line: console.print(escape(line)), progress=progress,
                     )
                 except KeyboardInterrupt:

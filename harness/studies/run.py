@@ -110,7 +110,9 @@ def resolve_pair(spec: StudySpec, profile: Profile, a: str, b: str) -> list[tupl
     return [(a, b)]
 
 
-def variant_suite(spec: StudySpec, variant: Variant, profile: Profile, languages: Sequence[str] | None) -> SuiteSpec:
+def variant_suite(
+    spec: StudySpec, variant: Variant, profile: Profile, languages: Sequence[str] | None, seeds: Sequence[int] | None = None
+) -> SuiteSpec:
     from harness.manifest import ComponentConfig
 
     langs = tuple(languages) if languages else profile.languages
@@ -121,7 +123,7 @@ def variant_suite(spec: StudySpec, variant: Variant, profile: Profile, languages
         system_params={variant.system: dict(variant.params)},
         datasets=tuple((d.name, d.split, langs or d.languages) for d in spec.datasets),
         perturbations=tuple(ComponentConfig.of(p.name, p.params) for p in spec.perturbations),
-        seeds=profile.seeds or spec.seeds,
+        seeds=tuple(seeds) if seeds else (profile.seeds or spec.seeds),
         label_overrides={},
         path=spec.path,
     )
@@ -178,6 +180,7 @@ def run_study(
     *,
     profile: str | None = None,
     languages: Sequence[str] | None = None,
+    seeds: Sequence[int] | None = None,
     data_dir: str | Path | None = None,
     report_only: bool = False,
     batch_size: int = 128,
@@ -186,7 +189,7 @@ def run_study(
 ) -> StudyRun:
     """Run (or reuse, or with ``report_only`` only look up) every variant of the study's grid.
 
-    A variant whose system cannot be built or whose run fails is recorded on its grid point; the
+    ``languages`` and ``seeds`` override the profile's. A variant whose system cannot be built or whose run fails is recorded on its grid point; the
     other variants go on, and the report says what is missing and why.
     """
     from harness.runner import Runner, build_manifest
@@ -200,7 +203,7 @@ def run_study(
         study.points[variant.id] = point
         try:
             manifest = build_manifest(
-                variant_suite(spec, variant, chosen, languages),
+                variant_suite(spec, variant, chosen, languages, seeds),
                 data_dir=data_dir,
                 shared_params=variant.shared,
                 max_sentences=chosen.max_sentences or spec.max_sentences,

@@ -197,3 +197,16 @@ def test_xner_study_errors_are_one_line_exit_2(tmp_path: Path) -> None:
     assert neither.exit_code == 2 and "NAME or --all" in neither.output
     missing = runner.invoke(app, ["study", str(TOY), "--report-only", "--store", str(tmp_path / "none.sqlite")])
     assert missing.exit_code == 2 and "no result store" in missing.output
+
+
+def test_seeds_override_the_profile_and_bad_seeds_are_one_line_errors(tmp_path: Path) -> None:
+    from harness.studies.run import variant_suite
+
+    spec = load_study("ts-vs-transfer-robustness.v1")
+    cpu = spec.profile("cpu")
+    variant = expand_grid(spec, cpu)[0]
+    assert variant_suite(spec, variant, cpu, None).seeds == (0,)  # the cpu profile: one seed
+    assert variant_suite(spec, variant, cpu, None, [0, 1, 2]).seeds == (0, 1, 2)
+    assert variant_suite(spec, variant, spec.profile("paper"), None).seeds == (0, 1, 2)
+    bad = runner.invoke(app, ["study", str(TOY), "--seeds", "0,one", "--store", str(tmp_path / "r.sqlite")])
+    assert bad.exit_code == 2 and "--seeds must be comma-separated integers" in bad.output and "Traceback" not in bad.output
