@@ -73,6 +73,8 @@ def training_report(tagger: Any) -> dict[str, Any]:
     if dev:
         report["dev_f1"] = round(100 * max(dev), 2)
         report["best_epoch"] = info.get("best_epoch")
+    if "teacher_agreement" in info:  # students: span F1 against the teacher on their training text
+        report["teacher_agreement_f1"] = info["teacher_agreement"]["agreement_f1"]
     return report
 
 

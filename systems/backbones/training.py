@@ -425,6 +425,7 @@ def train_student(
     data_dir: Path | None = None,
     show_progress: bool = True,
     cache_tag: str = "",
+    min_agreement_f1: float | None = None,
     **options: Any,
 ) -> Tagger:
     """Train a fresh backbone to match teacher distributions on unlabelled text (Wu et al. 2020 §5).
@@ -444,6 +445,8 @@ def train_student(
         lr = defaults.student_lr
     if freeze_layers is None:
         freeze_layers = defaults.student_freeze_layers
+    if min_agreement_f1 is None:
+        min_agreement_f1 = defaults.min_student_agreement_f1
     if is_offline_backbone(backbone) and "mlm" not in backbone:
         # Deviation from Wu et al.: the bottom layers of a randomly initialised offline encoder
         # carry no pretrained knowledge worth protecting, so nothing is frozen there.
@@ -487,8 +490,65 @@ def train_student(
             description=f"student {cache_tag or backbone}",
         )
         tagger.info.update({"backbone": backbone, "student_sentences": len(texts), "key": key})
+        tagger.info["teacher_agreement"] = teacher_student_agreement(tagger, texts, soft_targets, labels=labels)
         tagger.save(directory)
 
     student = load_or_build(target, build)
-    check_trained(student, 0.0, what=f"student {cache_tag or backbone}")
+    what = f"student {cache_tag or backbone}"
+    check_trained(student, 0.0, what=what)
+    check_student_learnt(student, texts, soft_targets, labels=labels, what=what, min_agreement_f1=min_agreement_f1)
     return student
+
+
+AGREEMENT_SAMPLE = 300
+
+
+def teacher_student_agreement(
+    student: Tagger, texts: Sequence[Sequence[str]], soft_targets: Sequence[np.ndarray], *, labels: Sequence[str], sample: int = AGREEMENT_SAMPLE
+) -> dict[str, float]:
+    """Span F1 of the student against the teacher's argmax tags on (a sample of) its own training text.
+
+    A student has no gold data in the target language, so this is the check that it learnt from
+    its teacher at all: a student that collapsed onto "everything is O" agrees on no span.
+    """
+    from harness.metrics import score_corpus
+
+    names = tag_names_for(labels)
+    chosen = list(range(len(texts)))[:: max(1, len(texts) // sample)][:sample]
+    teacher = [tuple(names[int(k)] for k in np.asarray(soft_targets[i]).argmax(axis=-1)) for i in chosen]
+    predicted = student.predict([list(texts[i]) for i in chosen])
+    scores = score_corpus(teacher, predicted)
+    micro = scores.micro
+    return {
+        "sentences": float(len(chosen)),
+        "teacher_entities": float(micro.tp + micro.fn),
+        "student_entities": float(micro.tp + micro.fp),
+        "agreement_f1": round(100 * scores.f1, 2),
+    }
+
+
+def check_student_learnt(
+    student: Tagger,
+    texts: Sequence[Sequence[str]],
+    soft_targets: Sequence[np.ndarray],
+    *,
+    labels: Sequence[str],
+    what: str,
+    min_agreement_f1: float,
+) -> None:
+    """Refuse a student that did not learn its teacher (agreement F1 below ``min_agreement_f1``).
+
+    The agreement is computed once when the student is trained and kept in its info (the fit report
+    shows it); like :func:`check_trained`, the refused student stays cached for inspection.
+    """
+    info = student.info
+    if "teacher_agreement" not in info:  # a student cached before the check existed
+        info["teacher_agreement"] = teacher_student_agreement(student, texts, soft_targets, labels=labels)
+    agreement = info["teacher_agreement"]
+    if agreement["teacher_entities"] > 0 and agreement["agreement_f1"] < min_agreement_f1:
+        raise UntrainedModelError(
+            f"{what} did not learn its teacher: on {int(agreement['sentences'])} of its own training sentences it "
+            f"agrees with the teacher on span F1 {agreement['agreement_f1']:.2f} < {min_agreement_f1:g} (teacher "
+            f"{int(agreement['teacher_entities'])} entities, student {int(agreement['student_entities'])}) after "
+            f"{info.get('steps', '?')} steps; give it more steps (epochs, unlabelled sentences) or loss=kl"
+        )
