@@ -931,7 +931,7 @@ class LLMTeacherStudent(_LLMParams, _BackboneSystem):
         batch_size: int = 32,
         max_length: int = 128,
         max_minutes: float | None = None,
-        loss: str = "mse",
+        loss: str | None = None,
         freeze_layers: int = 3,
         max_unlabelled_sentences: int | None = 2000,
     ) -> None:

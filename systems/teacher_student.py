@@ -121,7 +121,9 @@ class SingleSourceTeacherStudent(_BackboneSystem):
         unlabelled: ``"ner"`` (target dataset train/dev, labels stripped) or ``"mafand"``.
         epochs, lr, batch_size, max_length, max_minutes: student training (paper: 3 epochs, lr 1e-4, batch 32;
             ``lr=None``: the backbone's student default).
-        loss: ``"mse"`` (paper) or ``"kl"``; temperature: for ``"kl"``.
+        loss: ``"mse"`` (paper) or ``"kl"``; ``None``: the backbone's default (``"kl"`` for
+            ``e5-small``, where MSE students stayed all-O on CPU budgets; README "Backbones");
+            temperature: for ``"kl"``.
         freeze_layers: embeddings and the bottom N layers of the student frozen (paper: 3; ``None``:
             the backbone's default); ignored for randomly initialised offline backbones.
         teacher_epochs, teacher_lr, teacher_max_minutes, teacher_max_steps, max_train_sentences: the
@@ -146,7 +148,7 @@ class SingleSourceTeacherStudent(_BackboneSystem):
         batch_size: int = 32,
         max_length: int = 128,
         max_minutes: float | None = None,
-        loss: str = "mse",
+        loss: str | None = None,
         temperature: float = 1.0,
         freeze_layers: int | None = None,
         teacher_epochs: int | None = None,
@@ -202,7 +204,7 @@ class SingleSourceTeacherStudent(_BackboneSystem):
     def _validate(self) -> None:
         if self.unlabelled not in UNLABELLED_SOURCES:
             raise ConfigError(f"{self.name}: unlabelled must be one of {', '.join(UNLABELLED_SOURCES)}; got {self.unlabelled!r}")
-        if self.loss not in ("mse", "kl"):
+        if self.loss not in (None, "mse", "kl"):
             raise ConfigError(f"{self.name}: loss must be 'mse' or 'kl'; got {self.loss!r}")
 
     def fit(self, context: FitContext) -> None:
@@ -317,7 +319,7 @@ class MultiSourceTeacherStudent(SingleSourceTeacherStudent):
         batch_size: int = 32,
         max_length: int = 128,
         max_minutes: float | None = None,
-        loss: str = "mse",
+        loss: str | None = None,
         temperature: float = 1.0,
         freeze_layers: int | None = None,
         teacher_epochs: int | None = None,

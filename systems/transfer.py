@@ -73,8 +73,10 @@ def training_report(tagger: Any) -> dict[str, Any]:
     if dev:
         report["dev_f1"] = round(100 * max(dev), 2)
         report["best_epoch"] = info.get("best_epoch")
-    if "teacher_agreement" in info:  # students: span F1 against the teacher on their training text
-        report["teacher_agreement_f1"] = info["teacher_agreement"]["agreement_f1"]
+    if "epochs_raised_from" in info:
+        report["epochs"] = f"{info['settings']['epochs']} (raised from {info['epochs_raised_from']} to reach min_steps)"
+    if "training_fit" in info:  # no dev set: span F1 against its own training labels (a student: the teacher's)
+        report["training_fit_f1"] = info["training_fit"]["f1"]
     return report
 
 

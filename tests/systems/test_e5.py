@@ -180,3 +180,38 @@ def test_an_untrained_model_is_refused_with_the_reason() -> None:
             5.0, what="fine-tuned e5-small tagger",
         )
     check_trained(Info(steps=100, warmup_steps=10, history=[{"dev_f1": 0.6}]), 5.0, what="ok")  # type: ignore[arg-type]
+
+
+def test_a_model_that_did_not_learn_its_training_labels_is_refused() -> None:
+    """The failure seen on e5-small: MSE students after 126 steps and a projected-data model after
+    84 steps said O everywhere; with no dev set, the fit to their own training labels catches it."""
+    import numpy as np
+
+    from harness.errors import UntrainedModelError
+    from systems.backbones.labels import tag_names_for
+    from systems.backbones.training import argmax_tags, check_fits_training_data, epochs_for_min_steps, training_fit
+
+    names = tag_names_for(["PER"])
+    texts = [["Amina", "ta", "zo"], ["Musa", "Ali", "yana", "nan"]]
+    teacher_tags = [("B-PER", "O", "O"), ("B-PER", "I-PER", "O", "O")]
+    soft = [np.eye(len(names))[[names.index(t) for t in tags]] * 0.9 + 0.1 / len(names) for tags in teacher_tags]
+    assert argmax_tags(soft, ["PER"]) == teacher_tags
+
+    class Model:
+        def __init__(self, answer: list[list[str]]) -> None:
+            self.info: dict[str, object] = {"steps": 126}
+            self.answer = answer
+
+        def predict(self, sentences: object) -> list[tuple[str, ...]]:
+            return [tuple(a) for a in self.answer]
+
+    all_o = Model([["O"] * 3, ["O"] * 4])
+    with pytest.raises(UntrainedModelError, match=r"student e5-small did not learn its teacher's labels: on 2 of its own training sentences .* span F1 0.00 < 10 \(2 entities in the labels, 0 predicted\) after 126 steps"):
+        check_fits_training_data(all_o, texts, teacher_tags, what="student e5-small", against="its teacher's labels", min_f1=10.0)  # type: ignore[arg-type]
+    assert all_o.info["training_fit"] == {"sentences": 2.0, "target_entities": 2.0, "predicted_entities": 0.0, "f1": 0.0}
+    half = Model([["B-PER", "O", "O"], ["B-PER", "O", "O", "O"]])  # one span right, one with the wrong end
+    assert training_fit(half, texts, teacher_tags)["f1"] == 50.0  # type: ignore[arg-type]
+    check_fits_training_data(half, texts, teacher_tags, what="ok", against="x", min_f1=10.0)  # type: ignore[arg-type]
+    # min_steps raises epochs for small sets only: 2000 sentences -> 63 steps an epoch -> 5 epochs.
+    assert [epochs_for_min_steps(2, n, 32, 300) for n in (2000, 1271, 14041)] == [5, 8, 2]
+    assert epochs_for_min_steps(2, 10, 32, 0) == 2
