@@ -192,9 +192,12 @@ def test_exception_inside_the_context_stops_the_server(fake_binary: Path, gguf: 
 
 _DRIVER = textwrap.dedent(
     """
-    import sys, time
+    import signal, sys, time
     from pathlib import Path
     from systems.llm_runtime import LlamaServer
+    # Started from a background job (nohup ... &), SIGINT arrives ignored and Python then installs no
+    # KeyboardInterrupt handler; a terminal's Ctrl-C is what this test means, so restore it.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     server = LlamaServer(Path(sys.argv[1]), binary=Path(sys.argv[2]), startup_timeout=30)
     server.start()
     print(server.process.pid, flush=True)
