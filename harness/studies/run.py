@@ -189,8 +189,9 @@ def run_study(
 ) -> StudyRun:
     """Run (or reuse, or with ``report_only`` only look up) every variant of the study's grid.
 
-    ``languages`` and ``seeds`` override the profile's. A variant whose system cannot be built or whose run fails is recorded on its grid point; the
-    other variants go on, and the report says what is missing and why.
+    ``languages`` and ``seeds`` override the profile's. A variant whose system cannot be built or
+    whose run fails is recorded on its grid point; the other variants go on, and the report says
+    what is missing and why.
     """
     from harness.runner import Runner, build_manifest
 

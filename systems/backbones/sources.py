@@ -92,7 +92,8 @@ BACKBONE_DEFAULTS: dict[str, BackboneDefaults] = {
         min_fit_f1=10.0, min_steps=300, student_loss="kl",
     ),
     # Randomly initialised encoders: high lr, nothing frozen (there is nothing pretrained to keep).
-    "offline": BackboneDefaults(lr=1e-3, epochs=6, freeze_layers=-1, student_lr=5e-4, student_freeze_layers=-1, min_dev_f1=0.0,
+    "offline": BackboneDefaults(
+        lr=1e-3, epochs=6, freeze_layers=-1, student_lr=5e-4, student_freeze_layers=-1, min_dev_f1=0.0,
         min_fit_f1=0.0, min_steps=0, student_loss="mse",
     ),
 }

@@ -176,6 +176,9 @@ def train_tagger(
     )[:20]
     target = root / "taggers" / key
 
+    # Without dev, the model is judged by its fit to its own training labels (computed once).
+    fit_data = None if dev else ([s.tokens for s in train], [_kept_tags(s, labels) for s in train])
+
     def build(directory: Path) -> None:
         index = {t: i for i, t in enumerate(tag_names)}
         targets = [np.array([index.get(_keep(t, labels), 0) for t in s.tags], dtype=np.int64) for s in train]
@@ -193,17 +196,17 @@ def train_tagger(
         tagger.info.update({"backbone": backbone, "train_sentences": len(train), "key": key})
         if planned != requested:
             tagger.info["epochs_raised_from"] = requested
-        if not dev:
-            tagger.info["training_fit"] = training_fit(tagger, [s.tokens for s in train], [_kept_tags(s, labels) for s in train])
+        if fit_data is not None:
+            tagger.info["training_fit"] = training_fit(tagger, *fit_data)
         tagger.save(directory)
 
     tagger = load_or_build(target, build)
     what = f"fine-tuned {backbone} tagger"
     check_trained(tagger, defaults.min_dev_f1 if min_dev_f1 is None else min_dev_f1, what=what)
-    if not dev:  # no dev F1 to judge it by: it must at least reproduce its training labels
+    if fit_data is not None:
         check_fits_training_data(
-            tagger, [s.tokens for s in train], [_kept_tags(s, labels) for s in train], what=what,
-            against="its training labels", min_f1=defaults.min_fit_f1 if min_fit_f1 is None else min_fit_f1,
+            tagger, *fit_data, what=what, against="its training labels",
+            min_f1=defaults.min_fit_f1 if min_fit_f1 is None else min_fit_f1,
         )
     return tagger
 
@@ -504,6 +507,8 @@ def train_student(
     )[:20]
     target = root / "taggers" / f"student-{key}"
 
+    teacher_tags = argmax_tags(soft_targets, labels)
+
     def build(directory: Path) -> None:
         tagger = fit_token_model(
             backbone_path,
@@ -520,13 +525,13 @@ def train_student(
         tagger.info.update({"backbone": backbone, "student_sentences": len(texts), "key": key})
         if raised_from is not None:
             tagger.info["epochs_raised_from"] = raised_from
-        tagger.info["training_fit"] = training_fit(tagger, texts, argmax_tags(soft_targets, labels))
+        tagger.info["training_fit"] = training_fit(tagger, texts, teacher_tags)
         tagger.save(directory)
 
     student = load_or_build(target, build)
     check_trained(student, 0.0, what=f"student {cache_tag or backbone}")
     check_fits_training_data(
-        student, texts, argmax_tags(soft_targets, labels), what=f"student {cache_tag or backbone}",
+        student, texts, teacher_tags, what=f"student {cache_tag or backbone}",
         against="its teacher's labels", min_f1=defaults.min_fit_f1 if min_fit_f1 is None else min_fit_f1,
     )
     return student
