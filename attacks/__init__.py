@@ -49,6 +49,8 @@ BUILTIN_PERTURBATIONS: dict[str, str] = {
     # Context level (attacks/context.py).
     "code-switch.v1": "attacks.context:CodeSwitch",
     "sentence-concat.v1": "attacks.context:SentenceConcat",
+    # Model-aware: searched against each system inside the run (attacks/adversarial.py).
+    "adversarial.v1": "attacks.adversarial:AdversarialSearch",
     # Adapters around textattack / nlpaug (attacks/adapters.py); imported only when built.
     "textattack.v1": "attacks.adapters:TextAttackAdapter",
     "ta-char-swap.v1": "attacks.adapters:TextAttackCharSwap",

@@ -19,6 +19,11 @@ to NER and to pre-tokenised input:
   first candidate, then tries the perturbations at each token in that order (``GreedyWordSwapWIR``,
   far fewer queries). Both stop when the score no longer improves.
 
+:class:`AdversarialSearch` (``adversarial.v1``) makes the search a perturbation of suites and
+studies: a *model-aware* one, so its perturbed set is built per system (against that system's own
+predictions) inside the run, cached by the system's fingerprint and seed, and scored like any other
+cell; the attack statistics of each cell (success rate, queries) are stored beside it.
+
 This is the *adaptive* track (anchors.md: keep it separate from the static, model-agnostic
 perturbation suites): results depend on the victim system and are reported with the queries used.
 """
@@ -26,9 +31,9 @@ perturbation suites): results depend on the victim system and are reported with 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
-from dataclasses import dataclass, field
-from typing import Any, Literal
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field, replace
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 
@@ -36,7 +41,7 @@ from harness.data import OUTSIDE, Sentence
 from harness.errors import ConfigError, SystemFailure
 from harness.metrics import count_sentence, total
 
-from attacks.base import SCOPES, Edit, Perturbed, TokenPerturbation, item_seed, verify_perturbed
+from attacks.base import SCOPES, BasePerturbation, Edit, Perturbed, TokenPerturbation, item_seed, unchanged, verify_perturbed
 
 Status = Literal["successful", "failed", "skipped"]
 GOALS = ("misprediction", "f1-loss")
@@ -353,3 +358,104 @@ def _corpus_f1(gold: Sequence[Sequence[str]], pred: Sequence[Sequence[str]]) -> 
     for g, p in zip(gold, pred, strict=True):
         acc = acc + total(count_sentence(g, p))
     return acc.f1
+
+
+class _MappedPredictions:
+    """A system whose predictions pass through the run's label harmonisation."""
+
+    def __init__(self, system: Any, map_pred: Callable[[Sequence[str]], tuple[str, ...]]) -> None:
+        self.system, self.map_pred = system, map_pred
+        self.name = getattr(system, "name", type(system).__name__)
+
+    def predict(self, sentences: Sequence[Sentence]) -> list[tuple[str, ...]]:
+        return [self.map_pred(tags) for tags in self.system.predict(sentences)]
+
+
+class AdversarialSearch(BasePerturbation):
+    """``adversarial.v1``: :class:`GreedyAttack` as a grid perturbation, built against each system.
+
+    ``severity`` s lets the search change up to s × 10% of a sentence's tokens (2: 20%, TextAttack's
+    usual budget). Only the first ``max_sentences`` sentences of a cell are attacked (the search
+    costs up to ``query_budget`` predictions per sentence); the others stay clean and count as
+    unchanged. Everything else is :class:`GreedyAttack`'s.
+
+    The runner recognises it by ``model_aware`` and calls :meth:`attack_corpus` with the fitted
+    system; :meth:`perturb` refuses, since there is no system to search against.
+    """
+
+    name = "adversarial.v1"
+    family = "adversarial"
+    description = "model-aware search (word-importance ranking) over label-safe token edits against the system under test"
+    model_aware: ClassVar[bool] = True
+
+    def __init__(
+        self,
+        severity: int = 2,
+        attacks: str = ",".join(DEFAULT_ATTACKS),
+        goal: str = "misprediction",
+        threshold: float = 0.5,
+        query_budget: int = 100,
+        search: str = "wir",
+        target: str = "both",
+        max_sentences: int | None = None,
+    ) -> None:
+        super().__init__(severity)
+        self.attacks, self.goal, self.threshold, self.query_budget = attacks, goal, threshold, query_budget
+        self.search, self.target, self.max_sentences = search, target, max_sentences
+        self.scope = target  # type: ignore[assignment]
+        if max_sentences is not None and (not isinstance(max_sentences, int) or max_sentences < 1):
+            raise ConfigError(f"{self.name}: max_sentences must be a positive integer or unset; got {max_sentences!r}")
+        self.searcher(0)  # checks every parameter now, not when the first cell runs
+
+    def searcher(self, seed: int) -> GreedyAttack:
+        names = [a.strip() for a in str(self.attacks).split(",") if a.strip()]
+        if not names:
+            raise ConfigError(f"{self.name}: attacks must name at least one token-level perturbation")
+        return GreedyAttack(
+            attacks=names, goal=self.goal, threshold=self.threshold, query_budget=self.query_budget,
+            max_fraction=self.severity / 10, target=self.target, search=self.search, seed=seed,
+        )
+
+    def _perturb(self, sentence: Sentence, rng: np.random.Generator) -> Perturbed:
+        raise ConfigError(
+            f"{self.name} searches against a system, so it cannot perturb a file on its own: use it in a "
+            "suite or study (`xner run ... --attacks adversarial.v1`), or `xner adversarial --system ...`"
+        )
+
+    def attack_corpus(
+        self,
+        system: Any,
+        sentences: Sequence[Sentence],
+        seed: int,
+        *,
+        map_gold: Callable[[Sequence[str]], tuple[str, ...]] | None = None,
+        map_pred: Callable[[Sequence[str]], tuple[str, ...]] | None = None,
+    ) -> tuple[list[Perturbed], dict[str, Any]]:
+        """The perturbed set against ``system`` (clean beyond ``max_sentences``) and the attack summary.
+
+        ``map_gold``/``map_pred`` are the run's label harmonisation (e.g. DATE → O for a system
+        without DATE): the search scores what the cell will score, so a type the system cannot
+        predict never counts as an error the attack caused. The returned sentences keep their
+        original tags (token edits never change tags).
+
+        The summary is :class:`AttackSummary`'s fields over the attacked sentences, plus
+        ``attacked`` (how many were searched) and per-sentence ``statuses`` and ``queries``.
+        """
+        searcher = self.searcher(seed)
+        chosen = list(sentences[: self.max_sentences] if self.max_sentences else sentences)
+        view = [replace(s, tags=map_gold(s.tags)) for s in chosen] if map_gold else chosen
+        victim = _MappedPredictions(system, map_pred) if map_pred else system
+        results = searcher.attack(victim, view)
+        perturbed = [
+            Perturbed(replace(s, tokens=r.perturbed.sentence.tokens), r.perturbed.alignment, r.perturbed.edits)
+            if r.perturbed is not None else unchanged(s)
+            for r, s in zip(results, chosen, strict=True)
+        ]
+        perturbed += [unchanged(s) for s in sentences[len(chosen):]]
+        summary = asdict(searcher.summarize(view, results))
+        summary.update(
+            attacked=len(chosen),
+            statuses={r.sentence_id: r.status for r in results},
+            queries={r.sentence_id: r.queries for r in results},
+        )
+        return perturbed, summary

@@ -442,10 +442,17 @@ class Runner:
             outcomes = score_rows(manifest.mapping_for(name, key.dataset), event.rows)
             self.store.write_cell(
                 key, system_fingerprint=event.fingerprint, perturbation_params=event.cell.params,
-                outcomes=outcomes, seconds=event.seconds + time.perf_counter() - started,
+                outcomes=outcomes, seconds=event.seconds + time.perf_counter() - started, attack=event.attack,
             )
             summary.computed.append(key)
-            self.report(f"{self.cell_label(key)} seed={key.seed}: F1 {100 * _micro_f1(outcomes):.2f} on {len(outcomes)} sentences")
+            line = f"{self.cell_label(key)} seed={key.seed}: F1 {100 * _micro_f1(outcomes):.2f} on {len(outcomes)} sentences"
+            if event.attack is not None:
+                a = event.attack
+                line += (
+                    f" (attacked {a['attacked']}: success rate {100 * a['attack_success_rate']:.1f}%,"
+                    f" {a['avg_queries']:.1f} queries on average)"
+                )
+            self.report(line)
         elif isinstance(event, CellNotRun):
             key = event.cell.key
             self.store.write_cell_status(

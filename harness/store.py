@@ -93,6 +93,9 @@ CREATE TABLE IF NOT EXISTS fit_reports (
     run_id TEXT NOT NULL, system TEXT NOT NULL, dataset TEXT NOT NULL, seed INTEGER NOT NULL,
     report TEXT NOT NULL, PRIMARY KEY (run_id, system, dataset, seed)
 );
+CREATE TABLE IF NOT EXISTS attack_summaries (
+    {_KEY_DDL}, summary TEXT NOT NULL, PRIMARY KEY ({_KEY_COLUMNS})
+);
 CREATE TABLE IF NOT EXISTS run_timings (
     run_id TEXT PRIMARY KEY, cpu_seconds REAL NOT NULL, wall_seconds REAL NOT NULL
 );
@@ -293,8 +296,12 @@ class ResultStore:
         perturbation_params: Mapping[str, Any],
         outcomes: Sequence[SentenceOutcome],
         seconds: float,
+        attack: Mapping[str, Any] | None = None,
     ) -> None:
-        """Write a finished cell with its counts and sentence rows in one transaction."""
+        """Write a finished cell with its counts and sentence rows in one transaction.
+
+        ``attack``: a model-aware perturbation's search summary (success rate, queries), kept beside it.
+        """
         per_type: dict[str, SpanCounts] = {}
         for outcome in outcomes:
             for label, value in outcome.counts.items():
@@ -329,6 +336,18 @@ class ResultStore:
                     for o in outcomes
                 ],
             )
+            if attack is not None:
+                conn.execute(
+                    f"INSERT INTO attack_summaries ({_KEY_COLUMNS}, summary) VALUES (?,?,?,?,?,?,?,?,?)",
+                    (*values, json.dumps(dict(attack), sort_keys=True, ensure_ascii=False, default=str)),
+                )
+
+    def attack_summary(self, key: CellKey) -> dict[str, Any] | None:
+        """The adversarial search summary stored with a model-aware cell, or None."""
+        row = self._conn.execute(
+            f"SELECT summary FROM attack_summaries WHERE ({_KEY_COLUMNS}) = (?, ?, ?, ?, ?, ?, ?, ?)", key.values()
+        ).fetchone()
+        return None if row is None else dict(json.loads(row[0]))
 
     def write_cell_status(
         self,
@@ -352,7 +371,7 @@ class ResultStore:
     @staticmethod
     def _delete_cell(conn: sqlite3.Connection, key: CellKey) -> None:
         where = f"WHERE ({_KEY_COLUMNS}) = (?, ?, ?, ?, ?, ?, ?, ?)"
-        for table in ("cells", "cell_counts", "sentence_results", "robustness"):
+        for table in ("cells", "cell_counts", "sentence_results", "robustness", "attack_summaries"):
             conn.execute(f"DELETE FROM {table} {where}", key.values())
 
     def cells(self, **filters: Any) -> list[CellRecord]:

@@ -148,6 +148,7 @@ class CellPredicted:
     fingerprint: str
     rows: tuple[PredictedRow, ...]
     seconds: float
+    attack: Mapping[str, Any] | None = None  # a model-aware perturbation's search summary
 
 
 @dataclass(frozen=True, slots=True)
@@ -259,8 +260,8 @@ def _fit_and_predict(
                 continue
             try:
                 started = time.perf_counter()
-                rows = _predict_cell(task, system, cache_key, gold, cell, cache, perturbations)
-                yield CellPredicted(cell, fingerprint, tuple(rows), time.perf_counter() - started)
+                rows, attack = _predict_cell(task, system, cache_key, gold, cell, cache, perturbations)
+                yield CellPredicted(cell, fingerprint, tuple(rows), time.perf_counter() - started, attack)
             except _Unsupported as exc:
                 yield CellNotRun(cell, fingerprint, "skipped", str(exc))
             except (KeyboardInterrupt, SystemExit):
@@ -292,29 +293,44 @@ def _predict_cell(
     cell: PendingCell,
     cache: WorkCache,
     perturbations: dict[tuple[str, str], Any],
-) -> list[PredictedRow]:
+) -> tuple[list[PredictedRow], dict[str, Any] | None]:
+    """The cell's rows, and for a model-aware perturbation (adversarial search) its attack summary."""
+    attack: dict[str, Any] | None = None
     if cell.perturbation is None:
         inputs = list(gold)
         alignments: list[tuple[int | None, ...] | None] = [None] * len(gold)
         span_maps: list[tuple[tuple[int, int, int, int], ...]] = [()] * len(gold)
         changed = [False] * len(gold)
     else:
-        perturbed = _perturbed_set(task, gold, cell, cache, perturbations)
+        perturbed, attack = _perturbed_set(task, gold, cell, cache, perturbations, system, cache_key)
         inputs = [p.sentence for p in perturbed]
         alignments = [tuple(p.alignment) for p in perturbed]
         span_maps = [p.span_map for p in perturbed]
         changed = [p.sentence.tokens != g.tokens or p.sentence.tags != g.tags for p, g in zip(perturbed, gold, strict=True)]
     predictions = _predict(task, system, cache_key, inputs, cell.key, cache)
-    return [
+    rows = [
         PredictedRow(s.id, s.tokens, s.tags, tuple(pred), changed[i], alignments[i], span_maps[i])
         for i, (s, pred) in enumerate(zip(inputs, predictions, strict=True))
     ]
+    return rows, attack
 
 
 def _perturbed_set(
-    task: FitTask, gold: Sequence[Sentence], cell: PendingCell, cache: WorkCache, perturbations: dict[tuple[str, str], Any]
-) -> list[Any]:
-    """The perturbed test set, from the cache or rebuilt (and cached) deterministically."""
+    task: FitTask,
+    gold: Sequence[Sentence],
+    cell: PendingCell,
+    cache: WorkCache,
+    perturbations: dict[tuple[str, str], Any],
+    system: Any,
+    system_key: str,
+) -> tuple[list[Any], dict[str, Any] | None]:
+    """The perturbed test set, from the cache or rebuilt (and cached) deterministically.
+
+    A model-agnostic perturbation's set depends on the data, the perturbation and the seed only, so
+    every system sees the same one. A model-aware one (``model_aware``: the adversarial search) is
+    built against ``system`` and cached under its ``system_key`` too; it also returns the attack
+    summary (None for the others).
+    """
     from attacks.base import perturb_corpus
     from harness.runner import _make_perturbation, _mention_map, _PerturbedRow, _Unsupported, sentence_hash
 
@@ -331,19 +347,32 @@ def _perturbed_set(
         raise _Unsupported(f"{config.name} does not support language {key.lang!r}")
     data_hash = hashlib.sha256("\n".join(sentence_hash(s) + "|" + " ".join(s.tags) for s in gold).encode()).hexdigest()[:16]
     blob_key = f"{data_hash}:{config.name}:{config.params_hash}:{key.seed}"
+    model_aware = bool(getattr(perturbation, "model_aware", False))
+    if model_aware:
+        blob_key += f":{system_key}"
     cached = cache.get_blob(blob_key)
     if cached is None:
-        perturbed = perturb_corpus(perturbation, gold, key.seed)
-        cached = [
+        attack = None
+        if model_aware:
+            mapping = task.manifest.mapping_for(task.system.name, key.dataset)
+            perturbed, attack = perturbation.attack_corpus(
+                system, gold, key.seed, map_gold=mapping.map_gold, map_pred=mapping.map_pred
+            )
+        else:
+            perturbed = perturb_corpus(perturbation, gold, key.seed)
+        rows = [
             {"tokens": p.sentence.tokens, "tags": p.sentence.tags, "alignment": p.alignment, "span_map": _mention_map(p)}
             for p in perturbed
         ]
+        # Model-agnostic sets stay a bare list (the stored format of earlier stores).
+        cached = {"rows": rows, "attack": attack} if model_aware else rows
         cache.put_blob(blob_key, cached)
+    rows, attack = (cached["rows"], cached["attack"]) if isinstance(cached, dict) else (cached, None)
     out = []
-    for original, row in zip(gold, cached, strict=True):
+    for original, row in zip(gold, rows, strict=True):
         sentence = Sentence(original.id, original.lang, tuple(row["tokens"]), tuple(row["tags"]))
         out.append(_PerturbedRow(sentence, tuple(row["alignment"]), tuple(tuple(m) for m in row["span_map"])))
-    return out
+    return out, attack
 
 
 def _predict(

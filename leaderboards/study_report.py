@@ -360,6 +360,21 @@ def _grid_rows(result: StudyResult) -> list[list[str]]:
 
 
 GRID_HEADERS = ["variant", "system", "run id", "status", "git revision (now)", "error"]
+ATTACK_HEADERS = ["variant", "condition", "language", "seed", "attacked", "successful", "failed", "skipped",
+                  "success rate", "avg queries", "F1 before", "F1 after", "run"]
+ATTACK_NOTE = (
+    "Model-aware search against each system (`adversarial.v1`, TextAttack's definitions): success rate = "
+    "successful / (successful + failed); sentences without a gold entity or already mispredicted are skipped; "
+    "F1 before and after are over the attacked sentences."
+)
+
+
+def _attack_rows(result: StudyResult) -> list[list[str]]:
+    return [
+        [r.variant, r.condition, r.lang, str(r.seed), str(r.attacked), str(r.successful), str(r.failed), str(r.skipped),
+         f"{100 * r.success_rate:.1f}%", f"{r.avg_queries:.1f}", pts(r.f1_original), pts(r.f1_attacked), r.run_id]
+        for r in result.attacks
+    ]
 
 
 def _md_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
@@ -401,6 +416,9 @@ def render_markdown(result: StudyResult, out: Path) -> list[Path]:
             written.append(path)
             lines += [f"![{figure.title}]({assets.name}/{path.name})", "", f"*{figure.caption}*", ""]
         lines += [f"- {note}" for note in comparison.notes] + ([""] if comparison.notes else [])
+    if result.attacks:
+        lines += ["## Adversarial search", "", ATTACK_NOTE, ""]
+        lines += _md_table(ATTACK_HEADERS, _attack_rows(result))
     lines += ["## Cost and provenance", "", _cpu_line(result), ""]
     lines += _md_table(GRID_HEADERS, _grid_rows(result))
     if result.notes:
@@ -434,6 +452,10 @@ def render_html(result: StudyResult, out: Path) -> Path:
                          f"<figcaption>{e(figure.caption)}</figcaption></figure>")
         if comparison.notes:
             parts.append("<ul class=\"notes\">" + "".join(f"<li>{e(n)}</li>" for n in comparison.notes) + "</ul>")
+    if result.attacks:
+        shown = _attack_rows(result)
+        parts.append(f"<h2>Adversarial search</h2><p>{e(ATTACK_NOTE)}</p>")
+        parts.append(html_table("attacks", ATTACK_HEADERS, shown, shown))
     parts.append(f"<h2>Cost and provenance</h2><p>{e(_cpu_line(result))}</p>")
     grid = _grid_rows(result)
     parts.append(html_table("grid", GRID_HEADERS, grid, grid))

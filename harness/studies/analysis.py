@@ -3,8 +3,11 @@
 * ``f1-difference``: F1(a) − F1(b) per language and pooled (micro over all sentences), on each
   condition (clean by default).
 * ``delta-f1-difference``: ΔF1(a) − ΔF1(b), ΔF1 = clean − perturbed F1 **on the sentences the
-  perturbation changed** (the same sentences for both systems: perturbed sets are seeded by data,
-  perturbation and seed, never by system). Negative means a drops less than b.
+  perturbation changed for either system**. For model-agnostic perturbations these are the same
+  sentences for both (perturbed sets are seeded by data, perturbation and seed, never by system).
+  A model-aware one (``adversarial.v1``) searches each system separately: a sentence it changed
+  for one system only counts with equal clean and perturbed counts for the other, which is the
+  robustness that system showed there. Negative means a drops less than b.
 * ``trend``: a metric (F1, recall) against a varied parameter, OLS slope with a bootstrap CI, best
   value, per language and pooled.
 
@@ -94,6 +97,25 @@ class TrendRow:
     run_ids: tuple[str, ...]
 
 
+@dataclass(frozen=True, slots=True)
+class AttackRow:
+    """The adversarial search of one model-aware cell (``adversarial.v1``), as stored beside it."""
+
+    variant: str
+    condition: str
+    lang: str
+    seed: int
+    attacked: int
+    successful: int
+    failed: int
+    skipped: int
+    success_rate: float
+    avg_queries: float
+    f1_original: float
+    f1_attacked: float
+    run_id: str
+
+
 @dataclass
 class ComparisonResult:
     comparison: Comparison
@@ -112,6 +134,7 @@ class StudyResult:
     cpu_seconds: float  # recorded for the runs used (None recorded counts 0)
     untimed_runs: tuple[str, ...]  # runs made outside `xner study` (no timing stored)
     cell_seconds: float  # evaluation time of the cells used (stored per cell)
+    attacks: list[AttackRow] = field(default_factory=list)  # model-aware perturbations' search statistics
 
 
 def direction(low: float, high: float) -> str:
@@ -291,7 +314,7 @@ def _condition_arrays(
         ac, ap = _outcomes(store, pa, dataset, lang, None), _outcomes(store, pa, dataset, lang, pert_a)
         bc, bp = _outcomes(store, pb, b_dataset, lang, None), _outcomes(store, pb, b_dataset, lang, pert_b)
         _same_sentences(ac, ap, bc, bp)
-        mask = _changed(ap) & _changed(bp)
+        mask = _changed(ap) | _changed(bp)
         # Sentences changed in at least one seed: what ΔF1 is measured on.
         return [_counts(ac, mask), _counts(ap, mask), _counts(bc, mask), _counts(bp, mask)], int(mask.any(axis=0).sum())
     a = _outcomes(store, pa, dataset, lang, pert_a)
@@ -369,6 +392,32 @@ def _trend_rows(store: ResultStore, study: StudyRun, comparison: Comparison, res
                     )
 
 
+def attack_rows(store: ResultStore, study: StudyRun) -> list[AttackRow]:
+    """The stored search statistics of every model-aware cell of the grid (empty without one)."""
+    rows = []
+    for point in study.points.values():
+        if not _usable(point):
+            continue
+        assert point.manifest is not None
+        for index, grid_perturbation in enumerate(study.spec.perturbations):
+            if index >= len(point.manifest.perturbations):
+                break
+            config = point.manifest.perturbations[index]
+            for dataset in point.manifest.datasets:
+                for lang in dataset.languages:
+                    for seed in point.manifest.seeds:
+                        summary = store.attack_summary(_key(point, dataset, lang, seed, config))
+                        if summary is None:
+                            continue
+                        rows.append(AttackRow(
+                            point.variant.id, grid_perturbation.label, lang, seed, int(summary["attacked"]),
+                            int(summary["successful"]), int(summary["failed"]), int(summary["skipped"]),
+                            float(summary["attack_success_rate"]), float(summary["avg_queries"]),
+                            float(summary["f1_original"]), float(summary["f1_attacked"]), point.run_id or "",
+                        ))
+    return rows
+
+
 def analyse(store: ResultStore, study: StudyRun, *, resamples: int = 1000, trials: int = 2000) -> StudyResult:
     """Compute every comparison of the study from the stored cells of its grid points."""
     results = []
@@ -391,7 +440,8 @@ def analyse(store: ResultStore, study: StudyRun, *, resamples: int = 1000, trial
         cpu_seconds=sum(cpu for cpu, _ in times.values()),
         untimed_runs=tuple(r for r in dict.fromkeys(run_ids) if r not in times),
         cell_seconds=cell_seconds,
+        attacks=attack_rows(store, study),
     )
 
 
-__all__ = ["POOLED", "ComparisonResult", "DiffRow", "StudyResult", "TrendRow", "agreement", "analyse", "direction"]
+__all__ = ["POOLED", "AttackRow", "ComparisonResult", "DiffRow", "StudyResult", "TrendRow", "agreement", "analyse", "direction"]

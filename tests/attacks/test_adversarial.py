@@ -105,3 +105,40 @@ def test_greedy_attack_against_gazetteer(data_dir: Path) -> None:
     assert summary.successful + summary.failed > 0
     assert summary.attack_success_rate > 0.5
     assert summary.f1_attacked < summary.f1_original
+
+
+# --- adversarial.v1: the search as a model-aware grid perturbation -------------------------------
+
+
+def test_adversarial_perturbation_attacks_the_first_sentences_against_the_system() -> None:
+    from attacks import make_perturbation
+
+    search = make_perturbation("adversarial.v1", {"max_sentences": 3, "query_budget": 50})
+    assert search.model_aware and search.params["max_sentences"] == 3  # type: ignore[attr-defined]
+    victim = ExactMatchTagger(TABLE)
+    perturbed, summary = search.attack_corpus(victim, CORPUS, seed=0)  # type: ignore[attr-defined]
+    # The same search as GreedyAttack with the perturbation's settings (severity 2: 20% of the tokens).
+    direct = GreedyAttack(query_budget=50, max_fraction=0.2, seed=0)
+    expected = direct.attack(ExactMatchTagger(TABLE), CORPUS[:3])
+    assert [p.sentence.tokens for p in perturbed[:3]] == [(r.perturbed.sentence if r.perturbed else s).tokens for r, s in zip(expected, CORPUS, strict=False)]
+    assert perturbed[0].changed and perturbed[0].sentence.tags == CORPUS[0].tags  # labels carried over
+    assert not perturbed[3].changed  # beyond max_sentences: clean
+    assert summary["attacked"] == 3 and summary["statuses"] == {"a/yor/0": "successful", "a/yor/1": "skipped", "a/yor/2": "skipped"}
+    assert summary["successful"] == 1 and summary["attack_success_rate"] == 1.0
+    assert summary["f1_attacked"] < summary["f1_original"]
+
+
+def test_adversarial_perturbation_cannot_perturb_without_a_system_and_checks_parameters() -> None:
+    import numpy as np
+
+    from attacks import make_perturbation
+
+    search = make_perturbation("adversarial.v1")
+    with pytest.raises(ConfigError, match="searches against a system.*xner adversarial"):
+        search.perturb(CORPUS[0], np.random.default_rng(0))
+    with pytest.raises(ConfigError, match="goal must be one of"):
+        make_perturbation("adversarial.v1", {"goal": "confuse"})
+    with pytest.raises(ConfigError, match="max_sentences must be a positive integer"):
+        make_perturbation("adversarial.v1", {"max_sentences": 0})
+    with pytest.raises(ConfigError, match="not a token-level perturbation"):
+        make_perturbation("adversarial.v1", {"attacks": "word-swap.v1"})

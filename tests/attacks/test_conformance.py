@@ -18,7 +18,8 @@ EXAMPLES = int(os.environ.get("XNER_HYPOTHESIS_EXAMPLES", "200"))
 ADAPTER_EXAMPLES = int(os.environ.get("XNER_HYPOTHESIS_EXAMPLES", "60"))
 # Generic adapters need a component; their registered instances cover them.
 GENERIC = {"textattack.v1", "nlpaug.v1"}
-NAMES = sorted(set(BUILTIN_PERTURBATIONS) - GENERIC)
+# adversarial.v1 searches against a system (no system here); tests/attacks/test_adversarial.py covers it.
+NAMES = sorted(set(BUILTIN_PERTURBATIONS) - GENERIC - {"adversarial.v1"})
 LEXICON = {"lọ": "go", "sí": "to", "ní": "in", "na": "and", "ya": "of", "wa": "come", "kuma": "and"}
 
 

@@ -182,3 +182,39 @@ def test_runner_stores_fit_reports_beside_the_results(tmp_path: Path) -> None:
         Runner(manifest, store).run()
         reports = store.fit_reports()
     assert reports[0]["report"] == {"projection_report": {"yor": {"total": 10, "kept": 7, "dropped_marker-count": 3}}}
+
+
+def test_runner_adversarial_cells_search_each_system_and_store_the_attack(tmp_path: Path) -> None:
+    """adversarial.v1 is built against each fitted system: the cell's F1 is GreedyAttack's F1 after
+    attack, the summary is stored beside the cell, and each system gets its own cached set."""
+    from attacks import make_perturbation
+    from harness.datasets import load_ner
+
+    systems = ["gazetteer", f"{FAKES}:CapitalisedIsPerson"]
+    manifest = smoke_manifest(systems, attacks=["adversarial.v1"])
+    with ResultStore(tmp_path / "r.sqlite") as store:
+        summary = Runner(manifest, store).run()
+        assert not summary.failed and len(summary.computed) == 2 * 4 * 2
+        attacked = [c for c in store.cells(perturbation="adversarial.v1", lang="yor")]
+        assert len(attacked) == 2
+        tokens = {}
+        for cell in attacked:
+            stored = store.attack_summary(cell.key)
+            assert stored is not None and stored["attacked"] == cell.n_sentences
+            counts = store.counts(cell.key)["ALL"]
+            # The search scored what the cell scores (the run's label harmonisation applied).
+            f1 = 2 * counts.tp / max(1, 2 * counts.tp + counts.fp + counts.fn)
+            assert f1 == pytest.approx(stored["f1_attacked"])
+            tokens[cell.key.system] = [o.tokens for o in store.sentence_outcomes(cell.key)]
+        assert tokens["gazetteer"] != tokens[f"{FAKES}:CapitalisedIsPerson"]  # searched per system
+
+        # The gazetteer's stored cell equals a direct search with the same settings.
+        from systems.gazetteer import GazetteerTagger
+
+        gold = load_ner("smoke", "yor", "test").sentences
+        gazetteer = GazetteerTagger(train="smoke/{target}/train")
+        gazetteer.fit_sentences(load_ner("smoke", "yor", "train").sentences)
+        perturbed, direct = make_perturbation("adversarial.v1").attack_corpus(gazetteer, gold, seed=0)  # type: ignore[attr-defined]
+        assert [p.sentence.tokens for p in perturbed] == [tuple(t) for t in tokens["gazetteer"]]
+        gaz = next(c for c in attacked if c.key.system == "gazetteer")
+        assert store.attack_summary(gaz.key)["statuses"] == direct["statuses"]  # type: ignore[index]

@@ -210,3 +210,56 @@ def test_seeds_override_the_profile_and_bad_seeds_are_one_line_errors(tmp_path: 
     assert variant_suite(spec, variant, spec.profile("paper"), None).seeds == (0, 1, 2)
     bad = runner.invoke(app, ["study", str(TOY), "--seeds", "0,one", "--store", str(tmp_path / "r.sqlite")])
     assert bad.exit_code == 2 and "--seeds must be comma-separated integers" in bad.output and "Traceback" not in bad.output
+
+
+ADVERSARIAL = """
+name = "adv.v1"
+question = "Which system does a model-aware search hurt more?"
+[grid]
+seeds = [0]
+[[grid.systems]]
+name = "gazetteer"
+params = { train = "smoke/{target}/train" }
+[[grid.systems]]
+id = "toy"
+name = "tests.harness.fake_systems:CapitalisedIsPerson"
+[[grid.datasets]]
+name = "smoke"
+languages = ["hau", "yor"]
+[[grid.perturbations]]
+name = "adversarial.v1"
+query_budget = 40
+[[comparisons]]
+kind = "delta-f1-difference"
+a = "gazetteer"
+b = "toy"
+"""
+
+
+def test_study_with_adversarial_search_reports_attacks_and_pairs_delta_f1_over_either_systems_changes(tmp_path: Path) -> None:
+    from harness.studies.analysis import analyse
+    from harness.studies.run import run_study
+
+    spec = load_study(_write(tmp_path, ADVERSARIAL))
+    with ResultStore(tmp_path / "r.sqlite") as store:
+        result = analyse(store, run_study(spec, store), resamples=200, trials=200)
+        rows = {r.lang: r for r in result.comparisons[0].rows}
+        assert set(rows) == {"hau", "yor", "pooled"}
+        for lang in ("hau", "yor"):
+            changed = {}
+            for point in result.run.points.values():
+                cell = next(c for c in store.cells(run_id=point.run_id, lang=lang, perturbation="adversarial.v1"))
+                changed[point.variant.id] = {o.sentence_id for o in store.sentence_outcomes(cell.key) if o.changed}
+            # ΔF1 is measured on the sentences the search changed for either system.
+            assert rows[lang].n_sentences == len(changed["gazetteer"] | changed["toy"]) > 0
+        attacks = {(a.variant, a.lang): a for a in result.attacks}
+        assert set(attacks) == {(v, lang) for v in ("gazetteer", "toy") for lang in ("hau", "yor")}
+        assert all(a.avg_queries <= 40 for a in attacks.values())
+        # The gazetteer memorises exact strings: every sentence of the sample falls to one typo.
+        assert all(attacks["gazetteer", lang].success_rate == 1.0 for lang in ("hau", "yor"))
+        assert all(attacks["gazetteer", lang].f1_attacked < attacks["gazetteer", lang].f1_original for lang in ("hau", "yor"))
+    out = tmp_path / "out"
+    done = runner.invoke(app, ["study", str(tmp_path / "study.toml"), "--report-only", "--store", str(tmp_path / "r.sqlite"), "--out", str(out)])
+    assert done.exit_code == 0, done.output
+    report = (out / "adv.v1.md").read_text(encoding="utf-8")
+    assert "## Adversarial search" in report and "| gazetteer | adversarial.v1 (query_budget=40) | hau | 0 |" in report
