@@ -338,6 +338,45 @@ def export(
 
 
 @app.command()
+def bundle(
+    out: Annotated[Path, typer.Argument(help="Output file, .jsonl.gz.")],
+    suite: Annotated[list[str] | None, typer.Option(help="Runs of this suite (repeatable), e.g. study:projection-vs-ts-single.v1.")] = None,
+    run: Annotated[list[str] | None, typer.Option("--run", help="This run id (repeatable; the first characters suffice).")] = None,
+    store: StoreOption = DEFAULT_STORE,
+) -> None:
+    """Write stored results without their text (counts, not tokens or tags) to share or commit; see `xner merge`."""
+    from harness.bundle import write_bundle
+
+    try:
+        with open_existing_store(store) as result_store:
+            summary = write_bundle(result_store, out, suites=suite or (), run_ids=run or ())
+    except XnerError as exc:
+        raise fail(str(exc)) from None
+    console.print(f"wrote {summary.path}: {summary.runs} runs, {summary.cells} cells, {summary.sentences} sentence rows (no text)", soft_wrap=True)
+
+
+@app.command()
+def merge(
+    bundles: Annotated[list[Path], typer.Argument(help="Results bundles written by `xner bundle`.")],
+    store: StoreOption = DEFAULT_STORE,
+) -> None:
+    """Add results bundles to a store (each in one transaction); studies then reuse their runs."""
+    from harness.bundle import merge_bundle
+    from harness.store import ResultStore
+
+    try:
+        with ResultStore(store) as result_store:
+            for path in bundles:
+                s = merge_bundle(result_store, path)
+                console.print(
+                    f"merged {escape(str(path))} into {escape(str(store))}: {s.runs_added} runs added ({s.runs_present} already stored),"
+                    f" {s.cells_added} cells added, {s.cells_kept} kept (already finished in the store)", soft_wrap=True,
+                )
+    except XnerError as exc:
+        raise fail(str(exc)) from None
+
+
+@app.command()
 def robustness(
     suite: Annotated[str | None, typer.Option(help="Only runs of this suite.")] = None,
     system: Annotated[str | None, typer.Option()] = None,

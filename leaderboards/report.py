@@ -266,7 +266,8 @@ def worst_sentences(store: ResultStore, board: Board, limit: int = 10) -> list[W
             clean = {o.sentence_id: o for o in store.sentence_outcomes(clean_key)}
             for outcome in store.sentence_outcomes(key):
                 before = clean.get(outcome.sentence_id)
-                if before is None or not outcome.changed:
+                # Cells merged from a results bundle (harness/bundle.py) carry counts, not text.
+                if before is None or not outcome.changed or not outcome.tokens or not before.tokens:
                     continue
                 extra = outcome.total.errors - before.total.errors
                 if extra <= 0:
