@@ -349,17 +349,22 @@ def _cpu_line(result: StudyResult) -> str:
 
 
 def _grid_rows(result: StudyResult) -> list[list[str]]:
+    """One row per variant and language (each language is its own run), or one for a variant that failed to build."""
     rows = []
     for point in result.run.points.values():
-        manifest = point.manifest
-        rows.append([
-            point.variant.id, point.variant.system, point.run_id or "—", point.status,
-            manifest.git_revision[:12] if manifest else "—", point.error[:200],
-        ])
+        revision = point.manifest.git_revision[:12] if point.manifest else "—"
+        if not point.runs:
+            rows.append([point.variant.id, point.variant.system, "—", "—", point.status, revision, point.error[:200]])
+        multi_dataset = len({dataset for dataset, _ in point.runs}) > 1
+        for (dataset, lang), run in point.runs.items():
+            rows.append([
+                point.variant.id, point.variant.system, f"{dataset}/{lang}" if multi_dataset else lang,
+                run.run_id or "—", run.status, revision, run.error[:200],
+            ])
     return rows
 
 
-GRID_HEADERS = ["variant", "system", "run id", "status", "git revision (now)", "error"]
+GRID_HEADERS = ["variant", "system", "language", "run id", "status", "git revision (now)", "error"]
 ATTACK_HEADERS = ["variant", "condition", "language", "seed", "attacked", "successful", "failed", "skipped",
                   "success rate", "avg queries", "F1 before", "F1 after", "run"]
 ATTACK_NOTE = (

@@ -173,13 +173,21 @@ class _Missing(Exception):
 
 
 def _key(point: GridPoint, dataset: DatasetConfig, lang: str, seed: int, perturbation: ComponentConfig | None) -> CellKey:
-    assert point.manifest is not None and point.run_id is not None  # callers check usable()
+    """The cell of ``point`` on one language; _Missing when no run of that language is stored."""
+    run_id = point.run_id_for(dataset.name, lang)
+    if run_id is None:
+        run = point.runs.get((dataset.name, lang))
+        raise _Missing(f"{point.variant.id} has no stored run on {dataset.name}/{lang} ({run.status if run else 'not in its grid'})")
     name, phash = (CLEAN, params_hash({})) if perturbation is None else (perturbation.name, perturbation.params_hash)
-    return CellKey(point.run_id, point.variant.system, dataset.name, lang, dataset.split, name, phash, seed)
+    return CellKey(run_id, point.variant.system, dataset.name, lang, dataset.split, name, phash, seed)
 
 
 def _usable(point: GridPoint) -> bool:
-    return point.manifest is not None and point.run_id is not None
+    return point.manifest is not None and bool(point.run_ids)
+
+
+def _lang_runs(points: Sequence[GridPoint], dataset: DatasetConfig, lang: str) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(r for p in points if (r := p.run_id_for(dataset.name, lang)) is not None))
 
 
 def _outcomes(store: ResultStore, point: GridPoint, dataset: DatasetConfig, lang: str, perturbation: ComponentConfig | None) -> list[Any]:
@@ -265,10 +273,9 @@ def _diff_rows(
             return
     assert pa is not None and pb is not None and pa.manifest is not None and pb.manifest is not None
     paired, ar_stat, one = _diff_stat(comparison.kind)
-    run_ids = tuple(dict.fromkeys([pa.run_id or "", pb.run_id or ""]))
     multi_dataset = len(pa.manifest.datasets) > 1
     for label, index in _conditions(comparison, study.spec.perturbations):
-        per_lang: list[tuple[str, list[np.ndarray], int]] = []
+        per_lang: list[tuple[str, list[np.ndarray], int, tuple[str, ...]]] = []
         for dataset in pa.manifest.datasets:
             for lang in dataset.languages:
                 name = f"{dataset.name}/{lang}" if multi_dataset else lang
@@ -280,16 +287,17 @@ def _diff_rows(
                 if n == 0:  # nothing changed: no ΔF1 to measure, and no test to count in Holm's family
                     result.notes.append(f"{label}, {name}: left out, the perturbation changed no sentence")
                     continue
-                per_lang.append((name, conds, n))
+                per_lang.append((name, conds, n, _lang_runs((pa, pb), dataset, lang)))
         rows = []
-        for name, conds, n in per_lang:
-            rows.append(_row(comparison, a_id, b_id, label, name, conds, n, paired, ar_stat, one, resamples, trials, run_ids))
+        for name, conds, n, runs in per_lang:
+            rows.append(_row(comparison, a_id, b_id, label, name, conds, n, paired, ar_stat, one, resamples, trials, runs))
         adjusted = holm([r.p for r in rows])
         rows = [_with_holm(r, p) for r, p in zip(rows, adjusted, strict=True)]
         if per_lang:
-            pooled = [np.concatenate([c[j] for _, c, _ in per_lang], axis=1) for j in range(len(per_lang[0][1]))]
-            n_pooled = sum(n for _, _, n in per_lang)
-            rows.append(_row(comparison, a_id, b_id, label, POOLED, pooled, n_pooled, paired, ar_stat, one, resamples, trials, run_ids))
+            pooled = [np.concatenate([c[j] for _, c, _, _ in per_lang], axis=1) for j in range(len(per_lang[0][1]))]
+            n_pooled = sum(n for _, _, n, _ in per_lang)
+            runs = tuple(dict.fromkeys(r for *_, lang_runs in per_lang for r in lang_runs))
+            rows.append(_row(comparison, a_id, b_id, label, POOLED, pooled, n_pooled, paired, ar_stat, one, resamples, trials, runs))
         result.rows += rows
 
 
@@ -359,10 +367,10 @@ def _trend_rows(store: ResultStore, study: StudyRun, comparison: Comparison, res
         first = points[0]
         assert first.manifest is not None
         xs = [float(p.variant.x) for p in points]
-        run_ids = tuple(p.run_id or "" for p in points)
         multi_dataset = len(first.manifest.datasets) > 1
         for label, index in _conditions(comparison, study.spec.perturbations):
             per_lang: list[tuple[str, list[np.ndarray]]] = []
+            runs_of: dict[str, tuple[str, ...]] = {}
             for dataset in first.manifest.datasets:
                 for lang in dataset.languages:
                     name = f"{dataset.name}/{lang}" if multi_dataset else lang
@@ -376,8 +384,10 @@ def _trend_rows(store: ResultStore, study: StudyRun, comparison: Comparison, res
                         result.notes.append(f"{label}, {name}: left out, {exc}")
                         continue
                     per_lang.append((name, [_counts(o) for o in per_x]))
+                    runs_of[name] = _lang_runs(points, dataset, lang)
             if per_lang:
                 per_lang.append((POOLED, [np.concatenate([c[j] for _, c in per_lang], axis=1) for j in range(len(xs))]))
+                runs_of[POOLED] = tuple(dict.fromkeys(r for runs in runs_of.values() for r in runs))
             for metric in comparison.metrics:
                 score = METRICS[metric]
                 for name, conds in per_lang:
@@ -387,7 +397,7 @@ def _trend_rows(store: ResultStore, study: StudyRun, comparison: Comparison, res
                         TrendRow(
                             comparison.id, comparison.system, backbone, comparison.parameter, metric, label, name,
                             t.xs, t.values, tuple(iv.low for iv in cis), tuple(iv.high for iv in cis),
-                            t.slope, t.low, t.high, t.best_x, int(conds[0].shape[1]), run_ids,
+                            t.slope, t.low, t.high, t.best_x, int(conds[0].shape[1]), runs_of[name],
                         )
                     )
 
@@ -405,6 +415,9 @@ def attack_rows(store: ResultStore, study: StudyRun) -> list[AttackRow]:
             config = point.manifest.perturbations[index]
             for dataset in point.manifest.datasets:
                 for lang in dataset.languages:
+                    run_id = point.run_id_for(dataset.name, lang)
+                    if run_id is None:
+                        continue
                     for seed in point.manifest.seeds:
                         summary = store.attack_summary(_key(point, dataset, lang, seed, config))
                         if summary is None:
@@ -413,7 +426,7 @@ def attack_rows(store: ResultStore, study: StudyRun) -> list[AttackRow]:
                             point.variant.id, grid_perturbation.label, lang, seed, int(summary["attacked"]),
                             int(summary["successful"]), int(summary["failed"]), int(summary["skipped"]),
                             float(summary["attack_success_rate"]), float(summary["avg_queries"]),
-                            float(summary["f1_original"]), float(summary["f1_attacked"]), point.run_id or "",
+                            float(summary["f1_original"]), float(summary["f1_attacked"]), run_id,
                         ))
     return rows
 
@@ -429,7 +442,7 @@ def analyse(store: ResultStore, study: StudyRun, *, resamples: int = 1000, trial
             for a_id, b_id in resolve_pair(study.spec, study.profile, comparison.a, comparison.b):
                 _diff_rows(store, study, comparison, a_id, b_id, result, resamples, trials)
         results.append(result)
-    run_ids = [p.run_id for p in study.points.values() if p.run_id]
+    run_ids = [r for p in study.points.values() for r in p.run_ids]
     times = store.run_times(run_ids)
     cell_seconds = sum(
         c.seconds for run_id in dict.fromkeys(run_ids) for c in store.cells(run_id=run_id)

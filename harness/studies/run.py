@@ -1,11 +1,15 @@
 """Running a study's grid: one run manifest per system variant, reused whenever already stored.
 
-Every variant (a system entry × backbone × varied value) is its own run: the runner keys cells by
-system name, and a manifest with the variant's parameters gives it its own ``run_id``. A variant is
+Every variant (a system entry × backbone × varied value) runs **one run per language**: the runner
+keys cells by system name, and a manifest with the variant's parameters and that one language gives
+it its own ``run_id``. One language per run is what lets a grid grow by languages: a study asked for
+hau, ibo, swa and yor reuses the swa runs an earlier ``--languages swa`` stored (on this machine or
+merged from a results bundle, ``harness/bundle.py``) and runs only the rest. A language's run is
 **reused** when the store holds a run whose manifest equals the one built now except for the git
 revision (so committing code does not throw results away) and all its cells are finished;
 otherwise the runner runs it, resuming its own finished cells and reusing cached predictions,
-perturbed sets and (inside the systems) trained models. ``report_only`` never runs anything.
+perturbed sets and (inside the systems) trained models, so a system trained once for every target
+(direct transfer) is trained once, not once per language. ``report_only`` never runs anything.
 """
 
 from __future__ import annotations
@@ -39,13 +43,43 @@ class Variant:
 
 
 @dataclass
+class LanguageRun:
+    """The run that holds one language's cells of a grid point."""
+
+    run_id: str | None  # None: nothing stored
+    status: str  # reused | computed | incomplete | missing
+    error: str = ""
+
+
+@dataclass
 class GridPoint:
     variant: Variant
-    manifest: RunManifest | None = None
-    run_id: str | None = None  # the stored run whose cells are used
-    status: str = "missing"  # reused | computed | incomplete | missing | failed
+    manifest: RunManifest | None = None  # every language of the grid: datasets, seeds, perturbations
+    runs: dict[tuple[str, str], LanguageRun] = field(default_factory=dict)  # (dataset, lang) → its run
+    status: str = "missing"  # reused | computed | incomplete | missing | failed (over its languages)
     error: str = ""
     cpu_seconds: float = 0.0  # spent in this invocation
+
+    def run_id_for(self, dataset: str, lang: str) -> str | None:
+        run = self.runs.get((dataset, lang))
+        return None if run is None else run.run_id
+
+    @property
+    def run_ids(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(r.run_id for r in self.runs.values() if r.run_id is not None))
+
+    def settle(self) -> None:
+        """The point's status and error from its languages' (one status when all agree)."""
+        statuses = {r.status for r in self.runs.values()}
+        if not statuses:
+            self.status = "missing"
+        elif len(statuses) == 1:
+            self.status = statuses.pop()
+        elif statuses & {"incomplete", "missing"}:
+            self.status = "incomplete"
+        else:
+            self.status = "computed"  # some reused, the rest computed now
+        self.error = "; ".join(f"{lang}: {r.error}" for (_, lang), r in self.runs.items() if r.error)
 
 
 @dataclass
@@ -111,8 +145,10 @@ def resolve_pair(spec: StudySpec, profile: Profile, a: str, b: str) -> list[tupl
 
 
 def variant_suite(
-    spec: StudySpec, variant: Variant, profile: Profile, languages: Sequence[str] | None, seeds: Sequence[int] | None = None
+    spec: StudySpec, variant: Variant, profile: Profile, languages: Sequence[str] | None, seeds: Sequence[int] | None = None,
+    *, dataset: str | None = None,
 ) -> SuiteSpec:
+    """The suite of one variant: every grid language, or with ``dataset`` only that dataset's entry."""
     from harness.manifest import ComponentConfig
 
     langs = tuple(languages) if languages else profile.languages
@@ -121,7 +157,7 @@ def variant_suite(
         description=spec.question,
         systems=(variant.system,),
         system_params={variant.system: dict(variant.params)},
-        datasets=tuple((d.name, d.split, langs or d.languages) for d in spec.datasets),
+        datasets=tuple((d.name, d.split, langs or d.languages) for d in spec.datasets if dataset in (None, d.name)),
         perturbations=tuple(ComponentConfig.of(p.name, p.params) for p in spec.perturbations),
         seeds=tuple(seeds) if seeds else (profile.seeds or spec.seeds),
         label_overrides={},
@@ -174,6 +210,35 @@ def _cpu() -> float:
     return times.user + times.system + times.children_user + times.children_system
 
 
+def _language_run(
+    manifest: RunManifest, variant: Variant, lang: str, store: ResultStore, data_dir: str | Path | None, batch_size: int,
+    report_only: bool, say: Reporter, progress: bool, point: GridPoint,
+) -> LanguageRun:
+    """Reuse, look up (``report_only``) or run one language of a variant."""
+    from harness.runner import Runner
+
+    label = f"{variant.id} ({lang})"
+    stored = find_stored_run(store, manifest)
+    if stored is not None:
+        say(f"{label}: reusing stored run {stored}")
+        return LanguageRun(stored, "reused")
+    if report_only:
+        partial = find_stored_run(store, manifest, complete_only=False)
+        say(f"{label}: {'incomplete run ' + partial if partial else 'no stored run'} (--report-only: not running)")
+        return LanguageRun(partial, "incomplete" if partial else "missing")
+    say(f"{label}: running {manifest.run_id}")
+    cpu0, wall0 = _cpu(), time.perf_counter()
+    try:
+        summary = Runner(manifest, store, data_dir=data_dir, batch_size=batch_size, report=say, progress=progress).run()
+    finally:
+        spent = _cpu() - cpu0
+        point.cpu_seconds += spent
+        store.add_run_time(manifest.run_id, spent, time.perf_counter() - wall0)
+    if summary.failed:
+        return LanguageRun(manifest.run_id, "incomplete", "; ".join(f"{k.label()}: {m}" for k, m in summary.failed[:3]))
+    return LanguageRun(manifest.run_id, "computed")
+
+
 def run_study(
     spec: StudySpec,
     store: ResultStore,
@@ -193,7 +258,7 @@ def run_study(
     whose run fails is recorded on its grid point; the other variants go on, and the report says
     what is missing and why.
     """
-    from harness.runner import Runner, build_manifest
+    from harness.runner import build_manifest
 
     say = report or (lambda line: None)
     chosen = spec.profile(profile)
@@ -216,29 +281,18 @@ def run_study(
             say(f"cannot build {variant.id}: {exc}")
             continue
         point.manifest = manifest
-        stored = find_stored_run(store, manifest)
-        if stored is not None:
-            point.run_id, point.status = stored, "reused"
-            say(f"{variant.id}: reusing stored run {stored}")
-            continue
-        if report_only:
-            partial = find_stored_run(store, manifest, complete_only=False)
-            point.run_id, point.status = partial, ("incomplete" if partial else "missing")
-            say(f"{variant.id}: {'incomplete run ' + partial if partial else 'no stored run'} (--report-only: not running)")
-            continue
-        say(f"{variant.id}: running {manifest.run_id}")
-        cpu0, wall0 = _cpu(), time.perf_counter()
-        try:
-            summary = Runner(manifest, store, data_dir=data_dir, batch_size=batch_size, report=say, progress=progress).run()
-        finally:
-            point.cpu_seconds = _cpu() - cpu0
-            store.add_run_time(manifest.run_id, point.cpu_seconds, time.perf_counter() - wall0)
-        point.run_id = manifest.run_id
-        point.status = "computed" if not summary.failed else "incomplete"
-        if summary.failed:
-            point.error = "; ".join(f"{k.label()}: {m}" for k, m in summary.failed[:3])
+        for dataset in manifest.datasets:
+            for lang in dataset.languages:
+                one = build_manifest(
+                    variant_suite(spec, variant, chosen, [lang], seeds, dataset=dataset.name),
+                    data_dir=data_dir,
+                    shared_params=variant.shared,
+                    max_sentences=chosen.max_sentences or spec.max_sentences,
+                )
+                point.runs[(dataset.name, lang)] = _language_run(one, variant, lang, store, data_dir, batch_size, report_only, say, progress, point)
+        point.settle()
     study.cpu_seconds = _cpu() - started
     return study
 
 
-__all__ = ["GridPoint", "StudyRun", "Variant", "expand_grid", "find_stored_run", "resolve_pair", "run_study", "suite_name"]
+__all__ = ["GridPoint", "LanguageRun", "StudyRun", "Variant", "expand_grid", "find_stored_run", "resolve_pair", "run_study", "suite_name"]

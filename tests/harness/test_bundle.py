@@ -42,7 +42,7 @@ def test_bundle_carries_counts_but_no_text_and_is_byte_stable(studied: tuple[Pat
     first, second = tmp_path / "a.jsonl.gz", tmp_path / "b.jsonl.gz"
     result = runner.invoke(app, ["bundle", str(first), "--suite", SUITE, "--store", str(store)])
     assert result.exit_code == 0, result.output
-    assert re.search(r"5 runs, \d+ cells, \d+ sentence rows \(no text\)", result.output)
+    assert re.search(r"15 runs, \d+ cells, \d+ sentence rows \(no text\)", result.output)
     with ResultStore(store) as s:
         write_bundle(s, second, suites=[SUITE])
         tokens = {t for row in s.execute("SELECT tokens FROM sentence_results") for t in json.loads(row["tokens"])}
@@ -55,7 +55,7 @@ def test_bundle_carries_counts_but_no_text_and_is_byte_stable(studied: tuple[Pat
     assert '"tokens"' not in text and '"gold"' not in text and '"pred"' not in text
     assert demonstrations is not None and '"fit_reports"' not in text
     tables = read_bundle(first)
-    assert len(tables["runs"]) == 5 and tables["cells"] and tables["sentence_results"] and tables["robustness"]
+    assert len(tables["runs"]) == 5 * 3 and tables["cells"] and tables["sentence_results"] and tables["robustness"]
 
 
 def test_merged_store_renders_the_same_study_answer_and_reuses_every_run(studied: tuple[Path, Path], tmp_path: Path) -> None:
@@ -67,7 +67,7 @@ def test_merged_store_renders_the_same_study_answer_and_reuses_every_run(studied
     fresh = tmp_path / "fresh.sqlite"
     merged = runner.invoke(app, ["merge", str(path), "--store", str(fresh)])
     assert merged.exit_code == 0, merged.output
-    assert f"5 runs added (0 already stored), {summary.cells} cells added, 0 kept" in merged.output
+    assert f"15 runs added (0 already stored), {summary.cells} cells added, 0 kept" in merged.output
     out = tmp_path / "studies"
     args = ["study", str(TOY), "--store", str(fresh), "--out", str(out), "--no-progress", "--resamples", "200", "--trials", "200"]
     only = runner.invoke(app, [*args, "--report-only"])
@@ -75,10 +75,10 @@ def test_merged_store_renders_the_same_study_answer_and_reuses_every_run(studied
     assert _answer(out / "toy-study.v1.md") == _answer(report)
     # Running the study on the merged store trains and predicts nothing: every run is reused.
     again = runner.invoke(app, args)
-    assert again.exit_code == 0 and again.output.count("reusing stored run") == 5 and "running" not in again.output
+    assert again.exit_code == 0 and again.output.count("reusing stored run") == 5 * 3 and "running" not in again.output
     # Merging twice adds nothing; the store's own finished cells win.
     twice = runner.invoke(app, ["merge", str(path), "--store", str(fresh)])
-    assert f"0 runs added (5 already stored), 0 cells added, {summary.cells} kept" in twice.output
+    assert f"0 runs added (15 already stored), 0 cells added, {summary.cells} kept" in twice.output
     with ResultStore(fresh) as s:
         assert len(s.cells()) == n_cells
         # The leaderboard report's worst-hit sentences need text: merged cells are skipped, not shown empty.

@@ -115,9 +115,13 @@ def test_grid_expands_backbones_and_varied_values() -> None:
 # --- end to end ---------------------------------------------------------------------------------
 
 
-def _grid_run_ids(markdown: str) -> dict[str, str]:
-    rows = re.findall(r"^\| (\S+) \| \S+ \| ([0-9a-f]{16}) \| (\w+) \|", markdown, flags=re.M)
-    return {variant: run_id for variant, run_id, _ in rows}
+def _grid_run_ids(markdown: str) -> dict[str, dict[str, str]]:
+    """variant → language → run id, from the report's grid table (one run per variant and language)."""
+    rows = re.findall(r"^\| (\S+) \| \S+ \| (\w+) \| ([0-9a-f]{16}) \| (\w+) \|", markdown, flags=re.M)
+    out: dict[str, dict[str, str]] = {}
+    for variant, lang, run_id, _ in rows:
+        out.setdefault(variant, {})[lang] = run_id
+    return out
 
 
 def test_xner_study_end_to_end_on_the_smoke_sample(tmp_path: Path) -> None:
@@ -132,10 +136,10 @@ def test_xner_study_end_to_end_on_the_smoke_sample(tmp_path: Path) -> None:
 
     # The answer's pooled clean F1 difference equals the one recomputed from the stored counts.
     with ResultStore(store) as s:
-        def pooled_f1(run_id: str, system: str) -> float:
+        def pooled_f1(run_ids: dict[str, str], system: str) -> float:
             f1s = []
             for seed in (0, 1):
-                cells = [c for c in s.cells(run_id=run_id, perturbation=CLEAN, seed=seed, status="done")]
+                cells = [c for lang, run_id in run_ids.items() for c in s.cells(run_id=run_id, lang=lang, perturbation=CLEAN, seed=seed, status="done")]
                 assert {c.key.lang for c in cells} == {"hau", "swa", "yor"}
                 tp = fp = fn = 0
                 for cell in cells:
@@ -160,7 +164,8 @@ def test_xner_study_end_to_end_on_the_smoke_sample(tmp_path: Path) -> None:
     assert [r.split(" | ")[2] for r in rows] == ["hau", "swa", "yor", "pooled"]
     holm_column = [r.split(" | ")[8] for r in rows]
     assert all(re.fullmatch(r"[\d.]+|< 0\.001", p) for p in holm_column[:3]) and holm_column[3] == "—"
-    assert runs["gazetteer"] in rows[0] and runs["capitalised"] in rows[0]
+    assert runs["gazetteer"]["hau"] in rows[0] and runs["capitalised"]["hau"] in rows[0]
+    assert runs["gazetteer"]["swa"] not in rows[0] and all(r in rows[3] for r in runs["gazetteer"].values())
     assert "agrees" in report and "made up for the test" in report and "CPU time of the study's runs" in report
     # Plots: F1 bars, ΔF1 bars, F1 vs severity (char-typos at 1 and 3), trend.
     pngs = sorted(p.name for p in (out / "toy-study.v1_files").glob("*.png"))
@@ -172,7 +177,7 @@ def test_xner_study_end_to_end_on_the_smoke_sample(tmp_path: Path) -> None:
     # A rerun reuses every stored run and computes nothing; --report-only renders the same answer.
     again = runner.invoke(app, args)
     assert again.exit_code == 0, again.output
-    assert again.output.count("reusing stored run") == 5 and "running" not in again.output
+    assert again.output.count("reusing stored run") == 5 * 3 and "running" not in again.output
     with ResultStore(store) as s:
         assert len(s.cells()) == cells_before
     only = runner.invoke(app, [*args, "--report-only"])
@@ -248,7 +253,7 @@ def test_study_with_adversarial_search_reports_attacks_and_pairs_delta_f1_over_e
         for lang in ("hau", "yor"):
             changed = {}
             for point in result.run.points.values():
-                cell = next(c for c in store.cells(run_id=point.run_id, lang=lang, perturbation="adversarial.v1"))
+                cell = next(c for c in store.cells(run_id=point.run_id_for("smoke", lang), lang=lang, perturbation="adversarial.v1"))
                 changed[point.variant.id] = {o.sentence_id for o in store.sentence_outcomes(cell.key) if o.changed}
             # ΔF1 is measured on the sentences the search changed for either system.
             assert rows[lang].n_sentences == len(changed["gazetteer"] | changed["toy"]) > 0
@@ -263,3 +268,20 @@ def test_study_with_adversarial_search_reports_attacks_and_pairs_delta_f1_over_e
     assert done.exit_code == 0, done.output
     report = (out / "adv.v1.md").read_text(encoding="utf-8")
     assert "## Adversarial search" in report and "| gazetteer | adversarial.v1 (query_budget=40) | hau | 0 |" in report
+
+
+def test_a_study_grows_by_languages_reusing_the_runs_of_earlier_languages(tmp_path: Path) -> None:
+    store, out = tmp_path / "r.sqlite", tmp_path / "studies"
+    args = ["study", str(TOY), "--store", str(store), "--out", str(out), "--no-progress", "--resamples", "100", "--trials", "100", "--seeds", "0"]
+    first = runner.invoke(app, [*args, "--languages", "hau"])
+    assert first.exit_code == 0, first.output
+    hau_runs = _grid_run_ids((out / "toy-study.v1.md").read_text(encoding="utf-8"))
+    assert {lang for runs in hau_runs.values() for lang in runs} == {"hau"}
+    grown = runner.invoke(app, [*args, "--languages", "hau,swa"])
+    assert grown.exit_code == 0, grown.output
+    # Each variant's hau run is reused as is; only swa runs.
+    assert grown.output.count("reusing stored run") == 5 and grown.output.count("(swa): running") == 5
+    runs = _grid_run_ids((out / "toy-study.v1.md").read_text(encoding="utf-8"))
+    assert all(runs[v]["hau"] == hau_runs[v]["hau"] and runs[v]["swa"] != runs[v]["hau"] for v in runs)
+    report = (out / "toy-study.v1.md").read_text(encoding="utf-8")
+    assert [line.split(" | ")[2] for line in report.splitlines() if line.startswith("| gazetteer − capitalised | clean |")] == ["hau", "swa", "pooled"]
