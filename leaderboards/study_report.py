@@ -129,7 +129,27 @@ def answer(result: StudyResult) -> str:
                 sentences.append(trend_sentence(trows))
     if not sentences:
         return "No answer yet: none of the comparisons has stored results (see the grid and notes below)."
-    return "; ".join(sentences) + "."
+    return "; ".join(sentences) + "." + coverage_sentence(result)
+
+
+def coverage_sentence(result: StudyResult) -> str:
+    """A sentence such as "Only on swa of the grid's hau, ibo, swa, yor: ..." when some grid languages have no result.
+
+    A pooled estimate over part of the grid must not read as the grid's answer.
+    """
+    grid: dict[str, None] = {}
+    for point in result.run.points.values():
+        for dataset, lang in point.runs:
+            grid.setdefault(f"{dataset}/{lang}" if len({d for d, _ in point.runs}) > 1 else lang, None)
+    answered = {r.lang for c in result.comparisons for r in (*c.rows, *c.trends) if r.lang != POOLED}
+    missing = [lang for lang in grid if lang not in answered]
+    if not missing:
+        return ""
+    covered = [lang for lang in grid if lang in answered]
+    return (
+        f" Only on {', '.join(covered)} of the grid's {', '.join(grid)}: {', '.join(missing)} "
+        f"{'has' if len(missing) == 1 else 'have'} no stored results yet (see the grid below)."
+    )
 
 
 @dataclass(frozen=True)
@@ -494,4 +514,4 @@ def write_index(results: Sequence[StudyResult], out_dir: str | Path) -> list[Pat
     return [out_dir / "index.md", out_dir / "index.html"]
 
 
-__all__ = ["answer", "diff_sentence", "pts", "pval", "trend_sentence", "verdicts", "write_index", "write_study_report"]
+__all__ = ["answer", "coverage_sentence", "diff_sentence", "pts", "pval", "trend_sentence", "verdicts", "write_index", "write_study_report"]

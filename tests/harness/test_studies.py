@@ -277,6 +277,13 @@ def test_a_study_grows_by_languages_reusing_the_runs_of_earlier_languages(tmp_pa
     assert first.exit_code == 0, first.output
     hau_runs = _grid_run_ids((out / "toy-study.v1.md").read_text(encoding="utf-8"))
     assert {lang for runs in hau_runs.values() for lang in runs} == {"hau"}
+    # Rendered over the profile's languages, the answer says it covers only part of the grid.
+    partial = runner.invoke(app, [*args, "--report-only"])
+    assert partial.exit_code == 0, partial.output
+    answer = re.search(r"^\*\*Answer\.\*\* (.+)$", (out / "toy-study.v1.md").read_text(encoding="utf-8"), flags=re.M)
+    assert answer is not None and answer.group(1).endswith(
+        "Only on hau of the grid's hau, swa, yor: swa, yor have no stored results yet (see the grid below)."
+    )
     grown = runner.invoke(app, [*args, "--languages", "hau,swa"])
     assert grown.exit_code == 0, grown.output
     # Each variant's hau run is reused as is; only swa runs.
