@@ -1,4 +1,4 @@
-"""Running a study's grid: one run manifest per system variant, reused whenever already stored.
+"""Running a study's grid: one run manifest per system variant and language, reused whenever already stored.
 
 Every variant (a system entry × backbone × varied value) runs **one run per language**: the runner
 keys cells by system name, and a manifest with the variant's parameters and that one language gives
