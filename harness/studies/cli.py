@@ -21,6 +21,7 @@ def study(
     profile: Annotated[str | None, typer.Option(help="Grid profile: cpu (default when declared) or paper.")] = None,
     out: Annotated[Path, typer.Option(help="Directory for <study>.md (+ PNGs) and <study>.html.")] = DEFAULT_OUT,
     report_only: Annotated[bool, typer.Option("--report-only", help="Only render from stored results; run nothing.")] = False,
+    only: Annotated[str | None, typer.Option(help="Comma-separated variants or systems to run now (e.g. direct-transfer); the rest are only looked up.")] = None,
     resamples: Annotated[int, typer.Option(help="Bootstrap resamples.")] = 1000,
     trials: Annotated[int, typer.Option(help="Approximate-randomisation trials.")] = 2000,
     data_dir: Annotated[Path | None, typer.Option("--data-dir", help="Local data root (<dataset>/<lang>/<split>.txt).")] = None,
@@ -40,6 +41,8 @@ def study(
 
     if all_studies == (name is not None):
         raise fail("give a study NAME or --all (not both); `xner studies` lists them")
+    if all_studies and only:
+        raise fail("--only names variants of one study; give a study NAME with it, not --all")
     if report_only and not store.exists():
         raise fail(f"no result store at {store}; run the study first or pass --store")
     try:
@@ -58,7 +61,7 @@ def study(
                     run = run_study(
                         spec, result_store, profile=profile, languages=split_csv(languages), seeds=seed_list or None,
                         data_dir=data_dir,
-                        report_only=report_only, report=lambda line: console.print(escape(line)), progress=progress,
+                        report_only=report_only, only=split_csv(only), report=lambda line: console.print(escape(line)), progress=progress,
                     )
                 except KeyboardInterrupt:
                     err_console.print("[yellow]interrupted[/]: finished cells are stored; rerun the same command to resume.")

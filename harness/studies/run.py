@@ -239,6 +239,20 @@ def _language_run(
     return LanguageRun(manifest.run_id, "computed")
 
 
+def select_variants(spec: StudySpec, variants: Sequence[Variant], only: Sequence[str] | None) -> set[str]:
+    """Ids of the variants ``only`` names (all when ``None``); a name matching nothing is an error."""
+    if not only:
+        return {v.id for v in variants}
+    selected: set[str] = set()
+    for name in only:
+        matched = {v.id for v in variants if name in (v.id, v.base_id, v.system)}
+        if not matched:
+            known = ", ".join(v.id for v in variants)
+            raise ConfigError(f"{spec.path}: --only {name!r} names no variant of {spec.name}; its variants: {known}")
+        selected |= matched
+    return selected
+
+
 def run_study(
     spec: StudySpec,
     store: ResultStore,
@@ -248,6 +262,7 @@ def run_study(
     seeds: Sequence[int] | None = None,
     data_dir: str | Path | None = None,
     report_only: bool = False,
+    only: Sequence[str] | None = None,
     batch_size: int = 128,
     report: Reporter | None = None,
     progress: bool = False,
@@ -256,7 +271,9 @@ def run_study(
 
     ``languages`` and ``seeds`` override the profile's. A variant whose system cannot be built or
     whose run fails is recorded on its grid point; the other variants go on, and the report says
-    what is missing and why.
+    what is missing and why. ``only`` (variant ids, system entry ids or system names) runs just
+    those variants and looks the others up as ``report_only`` would, so part of a large grid can
+    be computed now and the report still shows everything stored.
     """
     from harness.runner import build_manifest
 
@@ -264,7 +281,10 @@ def run_study(
     chosen = spec.profile(profile)
     study = StudyRun(spec, chosen)
     started = _cpu()
-    for variant in expand_grid(spec, chosen):
+    variants = expand_grid(spec, chosen)
+    selected = select_variants(spec, variants, only)
+    for variant in variants:
+        look_up_only = report_only or variant.id not in selected
         point = GridPoint(variant)
         study.points[variant.id] = point
         try:
@@ -289,10 +309,10 @@ def run_study(
                     shared_params=variant.shared,
                     max_sentences=chosen.max_sentences or spec.max_sentences,
                 )
-                point.runs[(dataset.name, lang)] = _language_run(one, variant, lang, store, data_dir, batch_size, report_only, say, progress, point)
+                point.runs[(dataset.name, lang)] = _language_run(one, variant, lang, store, data_dir, batch_size, look_up_only, say, progress, point)
         point.settle()
     study.cpu_seconds = _cpu() - started
     return study
 
 
-__all__ = ["GridPoint", "LanguageRun", "StudyRun", "Variant", "expand_grid", "find_stored_run", "resolve_pair", "run_study", "suite_name"]
+__all__ = ["GridPoint", "LanguageRun", "StudyRun", "Variant", "expand_grid", "find_stored_run", "resolve_pair", "run_study", "select_variants", "suite_name"]

@@ -292,3 +292,26 @@ def test_a_study_grows_by_languages_reusing_the_runs_of_earlier_languages(tmp_pa
     assert all(runs[v]["hau"] == hau_runs[v]["hau"] and runs[v]["swa"] != runs[v]["hau"] for v in runs)
     report = (out / "toy-study.v1.md").read_text(encoding="utf-8")
     assert [line.split(" | ")[2] for line in report.splitlines() if line.startswith("| gazetteer − capitalised | clean |")] == ["hau", "swa", "pooled"]
+
+
+def test_only_runs_the_named_variants_and_looks_the_others_up(tmp_path: Path) -> None:
+    store, out = tmp_path / "r.sqlite", tmp_path / "studies"
+    args = ["study", str(TOY), "--store", str(store), "--out", str(out), "--no-progress", "--resamples", "100", "--trials", "100", "--seeds", "0", "--languages", "hau"]
+    part = runner.invoke(app, [*args, "--only", "capitalised"])
+    assert part.exit_code == 0, part.output
+    assert part.output.count("(hau): running") == 1 and "capitalised (hau): running" in part.output
+    runs = _grid_run_ids((out / "toy-study.v1.md").read_text(encoding="utf-8"))
+    assert set(runs) == {"capitalised"}
+    # The rest runs later; the variant computed first is reused, not rerun.
+    rest = runner.invoke(app, args)
+    assert rest.exit_code == 0, rest.output
+    assert "capitalised (hau): reusing stored run" in rest.output and "capitalised (hau): running" not in rest.output
+    assert _grid_run_ids((out / "toy-study.v1.md").read_text(encoding="utf-8"))["capitalised"] == runs["capitalised"]
+
+
+def test_only_naming_no_variant_is_an_error_listing_the_variants(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["study", str(TOY), "--store", str(tmp_path / "r.sqlite"), "--out", str(tmp_path), "--only", "ts-multi"])
+    assert result.exit_code != 0
+    assert "--only 'ts-multi' names no variant of toy-study.v1" in result.output and "capitalised" in result.output
+    both = runner.invoke(app, ["study", "--all", "--only", "direct-transfer", "--store", str(tmp_path / "r.sqlite")])
+    assert both.exit_code != 0 and "give a study NAME with it" in both.output
