@@ -62,7 +62,7 @@ from harness.errors import ConfigError, ModelUnavailableError
 from systems.base import FitContext, SystemTags, parse_label_list
 from systems.backbones import DEFAULT_BACKBONE
 from systems.teacher_student import UNLABELLED_SOURCES, unlabelled_target_text
-from systems.transfer import _BackboneSystem
+from systems.transfer import _BackboneSystem, training_report
 
 PROMPT_VERSION = "1"  # the plain-text prompt (local transformers models)
 CHAT_PROMPT_VERSION = "1"  # the chat prompt with target-language demonstrations
@@ -1010,6 +1010,9 @@ class LLMTeacherStudent(_LLMParams, _BackboneSystem):
                 show_progress=context.show_progress,
                 cache_tag=f"{self.name}-{lang}-{generator.identity}",
             )
+            # The student's own training (steps, stop reason, fit to the LLM's labels) beside the
+            # labelling cost, so an untrained student shows in the report, not only in the F1.
+            self.fit_report[lang]["student"] = training_report(self._students[lang])
         self._fitted = True
 
     def predict(self, sentences: Sequence[Sentence]) -> list[tuple[str, ...]]:

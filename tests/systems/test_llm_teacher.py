@@ -189,6 +189,9 @@ def test_llm_teacher_over_http_trains_students_and_conforms(endpoint: str, conte
     system = LLMTeacherStudent(llm=endpoint, **STUDENT)  # type: ignore[arg-type]
     system.fit(context)
     assert system.fit_report["hau"]["matched"] > 0
+    # The student's training is in the report beside the labelling (steps that really ran).
+    student = system.fit_report["hau"]["student"]
+    assert student["steps"] == system._students["hau"].info["steps"] and student["steps"] > 0
     for name, check in check_system(system):
         check(system)
     sentences = context.load("masakhaner2", "yor", "test")
