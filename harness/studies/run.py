@@ -212,9 +212,9 @@ def _cpu() -> float:
 
 def _language_run(
     manifest: RunManifest, variant: Variant, lang: str, store: ResultStore, data_dir: str | Path | None, batch_size: int,
-    report_only: bool, say: Reporter, progress: bool, point: GridPoint,
+    look_up_only: str | None, say: Reporter, progress: bool, point: GridPoint,
 ) -> LanguageRun:
-    """Reuse, look up (``report_only``) or run one language of a variant."""
+    """Reuse, look up (``look_up_only`` names why: ``--report-only``, ``--only``) or run one language of a variant."""
     from harness.runner import Runner
 
     label = f"{variant.id} ({lang})"
@@ -222,9 +222,9 @@ def _language_run(
     if stored is not None:
         say(f"{label}: reusing stored run {stored}")
         return LanguageRun(stored, "reused")
-    if report_only:
+    if look_up_only:
         partial = find_stored_run(store, manifest, complete_only=False)
-        say(f"{label}: {'incomplete run ' + partial if partial else 'no stored run'} (--report-only: not running)")
+        say(f"{label}: {'incomplete run ' + partial if partial else 'no stored run'} ({look_up_only}: not running)")
         return LanguageRun(partial, "incomplete" if partial else "missing")
     say(f"{label}: running {manifest.run_id}")
     cpu0, wall0 = _cpu(), time.perf_counter()
@@ -284,7 +284,7 @@ def run_study(
     variants = expand_grid(spec, chosen)
     selected = select_variants(spec, variants, only)
     for variant in variants:
-        look_up_only = report_only or variant.id not in selected
+        look_up_only = "--report-only" if report_only else None if variant.id in selected else "not in --only"
         point = GridPoint(variant)
         study.points[variant.id] = point
         try:

@@ -300,6 +300,7 @@ def test_only_runs_the_named_variants_and_looks_the_others_up(tmp_path: Path) ->
     part = runner.invoke(app, [*args, "--only", "capitalised"])
     assert part.exit_code == 0, part.output
     assert part.output.count("(hau): running") == 1 and "capitalised (hau): running" in part.output
+    assert "gazetteer (hau): no stored run (not in --only: not running)" in part.output
     runs = _grid_run_ids((out / "toy-study.v1.md").read_text(encoding="utf-8"))
     assert set(runs) == {"capitalised"}
     # The rest runs later; the variant computed first is reused, not rerun.
