@@ -63,7 +63,7 @@ class _ProjectionSystem:
     def _init_state(self) -> None:
         self._fitted = False
         self._source: NERSystem | None = None
-        self.projection_report_: dict[str, dict[str, int]] = {}
+        self.projection_report_: dict[str, dict[str, Any]] = {}
 
     @property
     def tags(self) -> SystemTags:
@@ -122,6 +122,23 @@ def select_training_data(sentences: Sequence[Sentence], empty_ratio: float | Non
     random.Random(seed).shuffle(empty)
     keep = set(with_entities) | set(empty[: int(round(empty_ratio * len(with_entities)))])
     return [s for k, s in enumerate(sentences) if k in keep]
+
+
+def scarce_labels(sentences: Sequence[Sentence], labels: Sequence[str]) -> tuple[dict[str, int], dict[str, int]]:
+    """Projected spans per label, and the labels with under a third of an even share of them.
+
+    A target model cannot learn a type the projection barely produced: on MAFAND en-hau (freely
+    translated speeches) 126 of 1,457 projected spans are ORG and the hau model predicts no ORG at
+    all. The fit report names such labels so a low F1 is read with its cause.
+
+    >>> a = Sentence("a", "hau", ("Bello", "Kano"), ("B-PER", "B-LOC"))
+    >>> scarce_labels([a, a, a], ["LOC", "ORG", "PER"])
+    ({'LOC': 3, 'ORG': 0, 'PER': 3}, {'ORG': 0})
+    """
+    counts = Counter(span.label for sentence in sentences for span in sentence.spans)
+    by_label = {label: counts[label] for label in sorted(labels)}
+    even_share = sum(by_label.values()) / max(len(by_label), 1)
+    return by_label, {label: n for label, n in by_label.items() if n < even_share / 3}
 
 
 def _parallel_pairs(context_or_dir: Any, dataset: str, lang: str, splits: Sequence[str], limit: int | None) -> list[tuple[list[str], list[str]]]:
@@ -200,7 +217,7 @@ class _TranslateTrain(_ProjectionSystem):
         """Per target sentence, what ``_project`` may use from a target NER model (``None``: nothing)."""
         return [None] * len(targets)
 
-    def _projected_data(self, context: FitContext, lang: str) -> tuple[list[Sentence], dict[str, int]]:
+    def _projected_data(self, context: FitContext, lang: str) -> tuple[list[Sentence], dict[str, Any]]:
         pairs = _parallel_pairs(context, self.parallel, lang, self.parallel_splits, self.max_pairs)
         if not pairs:
             return [], {"pairs": 0}
@@ -267,6 +284,9 @@ class _TranslateTrain(_ProjectionSystem):
             if not any(s.spans for s in data):
                 report["no_projected_entities"] = 1  # nothing to learn from: reported, language not declared
                 continue
+            report["projected_by_label"], scarce = scarce_labels(data, self.labels)
+            if scarce:
+                report["scarce_labels"] = scarce  # the target model will barely learn these types
             self._taggers[lang] = train_tagger(
                 select_training_data(data, self.empty_ratio, context.seed), labels=list(self.labels), backbone=self.backbone, seed=context.seed, epochs=self.epochs, lr=self.lr,
                 batch_size=self.batch_size, max_length=self.max_length, max_minutes=self.max_minutes,

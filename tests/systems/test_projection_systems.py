@@ -145,6 +145,9 @@ def test_translate_train_fast_on_synthetic_parallel_text(tmp_path: Path, tiny_da
     assert report["zul"] == {"pairs": 0}  # no parallel text: reported, not hidden
     assert report["hau"]["pairs"] == 48 and report["hau"]["source_entities"] == 72
     assert report["hau"]["projected_entities"] > 36  # names align through eflomal even on 48 pairs
+    # The English tagger finds no ORG in these pairs: the report says the target model cannot learn it.
+    assert report["hau"]["projected_by_label"]["ORG"] == 0 and report["hau"]["scarce_labels"] == {"ORG": 0}
+    assert set(report["hau"]["projected_by_label"]) == {"LOC", "ORG", "PER"}
     assert system.tags.languages == frozenset({"hau"})
     assert all(v is None for v in run_checks(system).values())
     with pytest.raises(UnsupportedLanguageError, match="no target model for 'zul'"):
