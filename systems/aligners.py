@@ -310,14 +310,19 @@ class EmbeddingAligner:
             n_layers = encoder.config.num_hidden_layers
             if not 0 <= self.layer <= n_layers:
                 raise ConfigError(f"layer {self.layer} requested but {self.model!r} has {n_layers} layers (0..{n_layers})")
-            self._loaded = (tokenizer, encoder)
+            # Subwords past the encoder's position table would crash the forward pass; words cut off
+            # there get no links. RoBERTa-style encoders start positions after the padding index.
+            positions = getattr(encoder.config, "max_position_embeddings", self.max_length)
+            if encoder.config.model_type in {"roberta", "xlm-roberta", "camembert"}:
+                positions -= 2
+            self._loaded = (tokenizer, encoder, min(self.max_length, positions))
         return self._loaded
 
     def _embed(self, tokens: Tokens) -> tuple[np.ndarray, list[int]]:
         import torch
 
-        tokenizer, encoder = self._load()
-        enc = tokenizer(list(tokens), is_split_into_words=True, truncation=True, max_length=self.max_length, return_tensors="pt")
+        tokenizer, encoder, max_length = self._load()
+        enc = tokenizer(list(tokens), is_split_into_words=True, truncation=True, max_length=max_length, return_tensors="pt")
         word_ids = enc.word_ids(0)
         with torch.no_grad():
             hidden = encoder(**enc, output_hidden_states=True).hidden_states[self.layer][0]

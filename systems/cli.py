@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.markup import escape
@@ -37,12 +37,14 @@ def _target_ner_model(backbone: str, params: list[str], data_dir: Path | None) -
     """A fitted multilingual ``direct-transfer`` tagger (cached like any run's) as target NER model."""
     from harness.cli import parse_params
     from harness.datasets import resolve_data_dir
+    from harness.runner import route_cli_params
     from systems import make_system
     from systems.base import FitContext, default_cache_dir
 
     values: dict[str, object] = {"backbone": backbone}
-    values.update(parse_params([f"direct-transfer.{item}" for item in params]).get("direct-transfer", {}))
-    system = make_system("direct-transfer", values)
+    items = parse_params([f"direct-transfer.{item}" for item in params])
+    values.update(route_cli_params(items, ["direct-transfer"], []).get("direct-transfer", {}))
+    system: Any = make_system("direct-transfer", values)
     root = resolve_data_dir(data_dir)
     system.fit(FitContext(data_dir=root, target_dataset="europarl_ner", target_languages=(), seed=0,
                           cache_dir=default_cache_dir(), show_progress=True))
@@ -56,7 +58,10 @@ def project_eval(
     ] = None,
     aligner: Annotated[str, typer.Option("--aligner", help="Registered aligner: eflomal, simalign, embedding.")] = "eflomal",
     aligner_model: Annotated[str | None, typer.Option("--aligner-model", help="Encoder (local dir) for simalign/embedding.")] = None,
-    layer: Annotated[int | None, typer.Option("--layer", help="Encoder layer for simalign/embedding.")] = None,
+    layer: Annotated[
+        list[int] | None,
+        typer.Option("--layer", help="Encoder layer for simalign/embedding; repeat it to sweep layers and report the best."),
+    ] = None,
     symmetrization: Annotated[str | None, typer.Option("--symmetrization", help="eflomal: grow-diag-final-and, intersection, ...")] = None,
     languages: Annotated[str, typer.Option("--languages", help="Comma-separated target languages.")] = "deu,spa,ita",
     limit: Annotated[int | None, typer.Option("--limit", help="Only the first N sentences.")] = None,
@@ -77,32 +82,45 @@ def project_eval(
     from harness.console import console, err_console
 
     from harness.errors import XnerError
-    from systems.projection.evaluate import NER_METHODS, PROJECTION_METHODS, evaluate_projection
+    from systems.projection.evaluate import (
+        NER_METHODS,
+        PROJECTION_METHODS,
+        best_layer_per_method,
+        evaluate_projection,
+        sweep_aligner_layers,
+    )
 
     params: dict[str, object] = {}
     if aligner_model is not None:
         params["model"] = aligner_model
-    if layer is not None:
-        params["layer"] = layer
     if symmetrization is not None:
         params["symmetrization"] = symmetrization
     try:
         extra = _read_extra(extra_source, extra_target)
         chosen = list(method or [m for m in PROJECTION_METHODS if target_ner_backbone or m not in NER_METHODS])
         target_ner = _target_ner_model(target_ner_backbone, target_ner_param or [], data_dir) if target_ner_backbone else None
-        results = evaluate_projection(
-            chosen, aligner, dataset=dataset,
-            languages=[lang.strip() for lang in languages.split(",") if lang.strip()], data_dir=data_dir,
-            extra_parallel=extra, limit=limit, aligner_params=params, target_ner=target_ner,
-        )
+        options: dict[str, Any] = {
+            "dataset": dataset, "languages": [lang.strip() for lang in languages.split(",") if lang.strip()],
+            "data_dir": data_dir, "extra_parallel": extra, "limit": limit, "target_ner": target_ner,
+        }
+        if layer:
+            results = sweep_aligner_layers(chosen, aligner, layer, aligner_params=params, **options)
+        else:
+            results = evaluate_projection(chosen, aligner, aligner_params=params, **options)
     except XnerError as exc:
         err_console.print(f"[bold red]error:[/] {escape(str(exc))}")
         raise typer.Exit(2) from None
-    table = Table("lang", "method", "aligner", "P", "R", "F1", "PER", "ORG", "LOC", "MISC", "proj_ratio", "sentences", title=f"projection of English gold spans, {dataset}")
+    columns = ["lang", "method", "aligner", *(["layer"] if layer else []), "P", "R", "F1", "PER", "ORG", "LOC", "MISC", "proj_ratio", "sentences"]
+    table = Table(*columns, title=f"projection of English gold spans, {dataset}")
     for r in results:
         per_type = [f"{100 * r.scores.per_type[t].f1:.1f}" if t in r.scores.per_type else "-" for t in ("PER", "ORG", "LOC", "MISC")]
         table.add_row(
-            r.lang, r.method, r.aligner, f"{100 * r.scores.precision:.1f}", f"{100 * r.scores.recall:.1f}",
-            f"{100 * r.scores.f1:.1f}", *per_type, f"{r.proj_ratio:.3f}", str(r.sentences),
+            r.lang, r.method, r.aligner, *([str(r.layer)] if layer else []), f"{100 * r.scores.precision:.1f}",
+            f"{100 * r.scores.recall:.1f}", f"{100 * r.scores.f1:.1f}", *per_type, f"{r.proj_ratio:.3f}", str(r.sentences),
         )
     console.print(table)
+    if layer and len(set(layer)) > 1:
+        best = Table("method", "best layer", "mean F1 over languages", title="best aligner layer per method (ties: lower layer)")
+        for method_name, (best_layer, mean_f1) in best_layer_per_method(results).items():
+            best.add_row(method_name, str(best_layer), f"{100 * mean_f1:.1f}")
+        console.print(best)

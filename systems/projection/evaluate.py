@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -72,6 +72,8 @@ class IntrinsicResult:
     sentences: int
     align_seconds: float
     project_seconds: float
+    #: Encoder layer of an embedding aligner (simalign, embedding) when the run chose one.
+    layer: int | None = None
 
 
 def proj_ratio(gold: Sequence[Sequence[str]], pred: Sequence[Sequence[str]]) -> float:
@@ -154,3 +156,68 @@ def evaluate_projection(
                 IntrinsicResult(lang, method, name, score_corpus(gold, pred), proj_ratio(gold, pred), len(source), align_seconds, seconds)
             )
     return results
+
+
+class _MemoisedTagger:
+    """Tags each target sentence once across a layer sweep (the target NER model does not change)."""
+
+    def __init__(self, tagger: Any) -> None:
+        self.tagger = tagger
+        self.tag_names = tagger.tag_names
+        self._seen: dict[tuple[tuple[str, ...], ...], list[Any]] = {}
+
+    def predict_proba(self, token_lists: Sequence[Sequence[str]]) -> list[Any]:
+        key = tuple(tuple(tokens) for tokens in token_lists)
+        if key not in self._seen:
+            self._seen[key] = self.tagger.predict_proba(token_lists)
+        return self._seen[key]
+
+
+def sweep_aligner_layers(
+    methods: Sequence[str], aligner: str, layers: Sequence[int], *, aligner_params: dict[str, object] | None = None,
+    target_ner: Any | None = None, **options: Any,
+) -> list[IntrinsicResult]:
+    """:func:`evaluate_projection` once per encoder layer of an embedding aligner; results carry their layer.
+
+    SimAlign's layer 8 is a choice for mBERT-sized encoders; a different encoder has its own best
+    layer (Jalili Sabet et al. 2020, Fig. 2), so the field picks it by sweeping. The target NER
+    model, when given, tags each language once for the whole sweep.
+    """
+    layers = list(dict.fromkeys(layers))  # a repeated layer would only repeat its cells
+    if not layers:
+        raise ConfigError("a layer sweep needs at least one layer")
+    if aligner == "eflomal":
+        raise ConfigError("eflomal is a statistical aligner with no encoder layers; --layer applies to simalign and embedding")
+    shared_tagger = _MemoisedTagger(target_ner) if target_ner is not None else None
+    results: list[IntrinsicResult] = []
+    for layer in layers:
+        params = {**(aligner_params or {}), "layer": layer}
+        cell = evaluate_projection(methods, aligner, aligner_params=params, target_ner=shared_tagger, **options)
+        results.extend(replace(r, layer=layer) for r in cell)
+    return results
+
+
+def best_layer_per_method(results: Sequence[IntrinsicResult]) -> dict[str, tuple[int, float]]:
+    """For each method, the layer with the highest F1 averaged over languages, and that mean F1.
+
+    Ties go to the lower layer (cheaper to compute). Results without a layer are ignored.
+
+    >>> from harness.metrics import SpanCounts
+    >>> def cell(lang, layer, tp):  # 10 gold and 10 predicted spans: F1 = tp / 10
+    ...     scores = Scores(SpanCounts(tp, 10 - tp, 10 - tp), {})
+    ...     return IntrinsicResult(lang, "ilp", "simalign", scores, 1.0, 5, 0.0, 0.0, layer)
+    >>> best_layer_per_method([cell("deu", 6, 8), cell("spa", 6, 6), cell("deu", 8, 9), cell("spa", 8, 7)])
+    {'ilp': (8, 0.8)}
+    >>> best_layer_per_method([cell("deu", 4, 5), cell("deu", 10, 5)])  # a tie: the lower layer
+    {'ilp': (4, 0.5)}
+    """
+    by_method: dict[str, dict[int, list[float]]] = {}
+    for r in results:
+        if r.layer is not None:
+            by_method.setdefault(r.method, {}).setdefault(r.layer, []).append(r.scores.f1)
+    best: dict[str, tuple[int, float]] = {}
+    for method, per_layer in by_method.items():
+        means = {layer: round(sum(f1s) / len(f1s), 10) for layer, f1s in per_layer.items()}
+        layer = min(means, key=lambda k: (-means[k], k))
+        best[method] = (layer, means[layer])
+    return best

@@ -9,7 +9,9 @@ from typer.testing import CliRunner
 
 from harness.data import Sentence
 from harness.errors import ConfigError
-from systems.projection.evaluate import PROJECTION_METHODS, evaluate_projection, project, proj_ratio
+from systems.projection.evaluate import PROJECTION_METHODS, evaluate_projection, project, proj_ratio, sweep_aligner_layers
+
+from .tiny_models import build_tiny_bert
 
 
 class GoldDiagonal:
@@ -97,3 +99,65 @@ def test_cli_project_eval_extra_files_must_pair(tmp_path: Path, data_dir: Path) 
     (tmp_path / "a.en").write_text("one\ntwo\n", encoding="utf-8")
     result = CliRunner().invoke(app, ["project-eval", "--extra-source", str(tmp_path / "a.en"), "--data-dir", str(data_dir)])
     assert result.exit_code == 2 and "together" in result.output
+
+
+class CountingOracleTagger(OracleTargetTagger):
+    """The oracle, counting how often it is asked to tag."""
+
+    calls = 0
+
+    def predict_proba(self, token_lists):  # type: ignore[no-untyped-def]
+        self.calls += 1
+        return super().predict_proba(token_lists)
+
+
+@pytest.fixture(scope="module")
+def tiny_bert(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_tiny_bert(tmp_path_factory.mktemp("tiny-bert"))
+
+
+def test_layer_sweep_labels_each_cell_with_its_layer_and_tags_once(data_dir: Path, tiny_bert: Path) -> None:
+    from systems.projection.evaluate import load_parallel_ner
+
+    _, target = load_parallel_ner("europarl_ner", "eng", data_dir=data_dir, limit=15)
+    tagger = CountingOracleTagger(target)
+    results = sweep_aligner_layers(
+        ["garcia", "ilp-ner"], "embedding", [0, 2, 0], aligner_params={"model": str(tiny_bert)},
+        languages=["eng"], data_dir=data_dir, limit=15, target_ner=tagger,
+    )
+    assert [(r.layer, r.method) for r in results] == [(0, "garcia"), (0, "ilp-ner"), (2, "garcia"), (2, "ilp-ner")]
+    assert tagger.calls == 1  # the target NER model does not change with the aligner's layer
+    # Each cell is exactly what a single run at that layer gives.
+    [alone] = evaluate_projection(
+        ["garcia"], "embedding", aligner_params={"model": str(tiny_bert), "layer": 2}, languages=["eng"], data_dir=data_dir, limit=15
+    )
+    assert next(r for r in results if r.layer == 2 and r.method == "garcia").scores == alone.scores
+
+
+def test_layer_sweep_rejects_eflomal_and_no_layers() -> None:
+    with pytest.raises(ConfigError, match="no encoder layers"):
+        sweep_aligner_layers(["ilp"], "eflomal", [8])
+    with pytest.raises(ConfigError, match="at least one layer"):
+        sweep_aligner_layers(["ilp"], "simalign", [])
+
+
+def test_cli_project_eval_layer_sweep_reports_best_layer(data_dir: Path, tiny_bert: Path) -> None:
+    from harness.cli import app
+
+    result = CliRunner(env={"COLUMNS": "200"}).invoke(
+        app,
+        ["project-eval", "--method", "garcia", "--aligner", "embedding", "--aligner-model", str(tiny_bert), "--layer", "0",
+         "--layer", "1", "--languages", "eng", "--limit", "15", "--data-dir", str(data_dir)],
+    )
+    assert result.exit_code == 0, result.output
+    assert "best aligner layer per method" in result.output and "layer" in result.output
+
+
+def test_cli_project_eval_rejects_unknown_target_ner_param(data_dir: Path) -> None:
+    from harness.cli import app
+
+    result = CliRunner().invoke(
+        app, ["project-eval", "--target-ner-backbone", "offline", "--target-ner-param", "epochz=2", "--data-dir", str(data_dir)]
+    )
+    assert result.exit_code == 2, result.output
+    assert "epochz" in result.output
