@@ -15,8 +15,10 @@ token sequences and returns one sorted tuple of links per pair.
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import tempfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
@@ -57,6 +59,18 @@ def encoder_path(model: str) -> str:
 
         return str(ensure_e5_small(cache_root(None)))
     return model
+
+
+@contextlib.contextmanager
+def _quiet_logger(name: str) -> Iterator[None]:
+    """Raise one library logger to WARNING for a block (SimAlign sets its own logger to DEBUG and logs every model load)."""
+    logger = logging.getLogger(name)
+    level = logger.level
+    logger.setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
 
 
 def _check_batch(sources: Sequence[Tokens], targets: Sequence[Tokens]) -> None:
@@ -241,11 +255,16 @@ class SimAlignAligner:
         if self._aligner is None:
             from simalign import SentenceAligner
 
+            from systems.backbones.sources import quiet_hub
+
             try:
-                self._aligner = SentenceAligner(
-                    model=encoder_path(self.model), token_type=self.token_type, matching_methods=self._METHODS[self.method][0],
-                    device="cpu", layer=self.layer,
-                )
+                # quiet_hub: an encoder without a pooler (e5-small) makes transformers print a
+                # "pooler MISSING" load report; SimAlign never uses the pooler.
+                with quiet_hub(), _quiet_logger("simalign.simalign"):
+                    self._aligner = SentenceAligner(
+                        model=encoder_path(self.model), token_type=self.token_type,
+                        matching_methods=self._METHODS[self.method][0], device="cpu", layer=self.layer,
+                    )
             except OSError as exc:
                 raise ModelUnavailableError(
                     f"simalign cannot load encoder {self.model!r} ({exc}); pass a local model directory "
@@ -298,10 +317,13 @@ class EmbeddingAligner:
         if self._loaded is None:
             from transformers import AutoModel, AutoTokenizer
 
+            from systems.backbones.sources import quiet_hub
+
             try:
                 path = encoder_path(self.model)
-                tokenizer = AutoTokenizer.from_pretrained(path)
-                encoder = AutoModel.from_pretrained(path)
+                with quiet_hub():  # the unused pooler of a pooler-less encoder is reported missing
+                    tokenizer = AutoTokenizer.from_pretrained(path)
+                    encoder = AutoModel.from_pretrained(path)
             except OSError as exc:
                 raise ModelUnavailableError(
                     f"embedding aligner cannot load encoder {self.model!r} ({exc}); pass a local model directory"
