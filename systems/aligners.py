@@ -73,6 +73,30 @@ def _quiet_logger(name: str) -> Iterator[None]:
         logger.setLevel(level)
 
 
+def load_checked_encoder(path: str, model: str, aligner: str) -> Any:
+    """Load a plain encoder quietly, failing when the checkpoint lacks weights the aligner uses.
+
+    The load report is silenced because a pooler-less encoder (e5-small) always reports its pooler
+    missing, and no aligner uses the pooler. Any other missing weight would be silently random (a
+    truncated or wrong checkpoint) and every alignment from it noise, so that is an error here.
+    """
+    from transformers import AutoModel
+
+    from systems.backbones.sources import quiet_hub
+
+    with quiet_hub():
+        encoder, info = AutoModel.from_pretrained(path, output_loading_info=True)
+    missing = sorted(k for k in info["missing_keys"] if not k.startswith("pooler."))
+    if missing:
+        shown = ", ".join(missing[:4]) + (f", … ({len(missing)} in all)" if len(missing) > 4 else "")
+        where = model if model == path else f"{model} ({path})"
+        raise ModelUnavailableError(
+            f"{aligner} aligner: encoder {where} lacks weights its layers need: {shown}; they would be "
+            "randomly initialised and every link noise. Pass a complete encoder checkpoint with --aligner-model"
+        )
+    return encoder
+
+
 def _check_batch(sources: Sequence[Tokens], targets: Sequence[Tokens]) -> None:
     if len(sources) != len(targets):
         raise DataFormatError(f"{len(sources)} source sentences but {len(targets)} target sentences to align")
@@ -258,13 +282,19 @@ class SimAlignAligner:
             from systems.backbones.sources import quiet_hub
 
             try:
+                path = encoder_path(self.model)
+                # SimAlign loads the encoder itself and cannot report missing weights, so the
+                # checkpoint is checked first (one extra load, once per aligner).
+                load_checked_encoder(path, self.model, self.name)
                 # quiet_hub: an encoder without a pooler (e5-small) makes transformers print a
                 # "pooler MISSING" load report; SimAlign never uses the pooler.
                 with quiet_hub(), _quiet_logger("simalign.simalign"):
                     self._aligner = SentenceAligner(
-                        model=encoder_path(self.model), token_type=self.token_type,
+                        model=path, token_type=self.token_type,
                         matching_methods=self._METHODS[self.method][0], device="cpu", layer=self.layer,
                     )
+            except ModelUnavailableError:
+                raise  # already names the model and what is wrong (it is an OSError too)
             except OSError as exc:
                 raise ModelUnavailableError(
                     f"simalign cannot load encoder {self.model!r} ({exc}); pass a local model directory "
@@ -315,15 +345,17 @@ class EmbeddingAligner:
 
     def _load(self) -> Any:
         if self._loaded is None:
-            from transformers import AutoModel, AutoTokenizer
+            from transformers import AutoTokenizer
 
             from systems.backbones.sources import quiet_hub
 
             try:
                 path = encoder_path(self.model)
-                with quiet_hub():  # the unused pooler of a pooler-less encoder is reported missing
+                with quiet_hub():
                     tokenizer = AutoTokenizer.from_pretrained(path)
-                    encoder = AutoModel.from_pretrained(path)
+                encoder = load_checked_encoder(path, self.model, self.name)
+            except ModelUnavailableError:
+                raise
             except OSError as exc:
                 raise ModelUnavailableError(
                     f"embedding aligner cannot load encoder {self.model!r} ({exc}); pass a local model directory"

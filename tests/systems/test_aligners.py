@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from harness.errors import ConfigError, DataFormatError, UnknownComponentError
+from harness.errors import ConfigError, DataFormatError, ModelUnavailableError, UnknownComponentError
 from systems.aligners import (
     ALIGNERS,
     EflomalAligner,
@@ -140,3 +140,30 @@ def test_embedding_aligner_links_identical_words_at_embedding_layer(tiny_bert: P
 def test_embedding_aligner_rejects_layer_beyond_model(tiny_bert: Path) -> None:
     with pytest.raises(ConfigError, match="has 2 layers"):
         EmbeddingAligner(model=str(tiny_bert), layer=5).align([["a"]], [["a"]])
+
+
+def _checkpoint_without(tiny_bert: Path, target: Path, drop: str) -> Path:
+    """A copy of the tiny BERT whose weights lack every tensor whose name contains ``drop``."""
+    import shutil
+
+    from safetensors.torch import load_file, save_file
+
+    shutil.copytree(tiny_bert, target)
+    weights = load_file(str(tiny_bert / "model.safetensors"))
+    save_file({k: v for k, v in weights.items() if drop not in k}, str(target / "model.safetensors"), metadata={"format": "pt"})
+    return target
+
+
+@pytest.mark.parametrize("aligner", [SimAlignAligner, EmbeddingAligner])
+def test_aligners_reject_checkpoint_missing_encoder_weights(tiny_bert: Path, tmp_path: Path, aligner: type) -> None:
+    broken = _checkpoint_without(tiny_bert, tmp_path / "broken", "layer.1.")
+    with pytest.raises(ModelUnavailableError, match=r"^(simalign|embedding) aligner: encoder .* lacks weights .*encoder\.layer\.1\..*--aligner-model"):
+        aligner(model=str(broken), layer=1).align([["Bello"]], [["Bello"]])
+
+
+@pytest.mark.parametrize("aligner", [SimAlignAligner, EmbeddingAligner])
+def test_aligners_accept_checkpoint_without_pooler(tiny_bert: Path, tmp_path: Path, aligner: type) -> None:
+    # e5-small ships no pooler; no aligner uses one, so its absence is not an error.
+    pooler_less = _checkpoint_without(tiny_bert, tmp_path / "no-pooler", "pooler.")
+    [out] = aligner(model=str(pooler_less), layer=1).align([["Bello", "."]], [["Bello", "."]])
+    assert (0, 0) in out
