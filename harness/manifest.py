@@ -3,8 +3,15 @@
 The manifest's canonical JSON (sorted keys, no whitespace) hashed with sha256 is the ``run_id``.
 It records systems and their parameters, datasets with split, languages, versions and file hashes,
 perturbations and their parameters, seeds, the metric scheme, the label harmonisation, and the
-harness version and git revision. It is stored beside the results, so any number can be traced
-back to exactly what produced it.
+harness version and git revision, and the machine it ran on (``environment``). It is stored beside
+the results, so any number can be traced back to exactly what produced it.
+
+The git revision and the environment are recorded but not part of what a run *is*: a study
+reuses a stored run that differs only in them (``harness/studies/run.py``). The environment is
+there because a trained model is not bit-reproducible across CPUs: the same manifest, with the
+same seed and code, trained an e5-small direct-transfer model that scored MasakhaNER hau 60.29 on
+one machine and 56.22 on another (different vector kernels round differently, and 900 optimiser
+steps amplify it), so a comparison of runs made on different machines includes that variance.
 
 Suites are TOML files::
 
@@ -142,6 +149,7 @@ class RunManifest:
     harness_version: str = ""
     git_revision: str = ""
     extra: tuple[tuple[str, Any], ...] = field(default_factory=tuple)
+    environment: tuple[tuple[str, str], ...] = ()  # machine_environment(); recorded, not matched
 
     def to_dict(self) -> dict[str, Any]:
         return json.loads(canonical_json(asdict(self)))  # type: ignore[no-any-return]
@@ -184,6 +192,7 @@ class RunManifest:
             harness_version=data["harness_version"],
             git_revision=data["git_revision"],
             extra=tuple((k, v) for k, v in data["extra"]),
+            environment=tuple((k, v) for k, v in data.get("environment", ())),  # absent before it was recorded
         )
 
 
@@ -197,6 +206,42 @@ def git_revision() -> str:
     except (OSError, subprocess.SubprocessError):
         return "unknown"
     return rev or "unknown"
+
+
+# Manifest fields that say where and from which checkout a run was made, not what it is.
+RECORDED_NOT_MATCHED = ("git_revision", "environment")
+
+
+def machine_environment() -> tuple[tuple[str, str], ...]:
+    """The facts of this machine that can change a trained model: CPU model, architecture, CPUs
+    available to this process, and the installed torch (read from its metadata, not imported)."""
+    import os
+    import platform
+    from importlib import metadata
+
+    cpu = platform.processor() or "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace").splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    try:
+        torch = metadata.version("torch")
+    except metadata.PackageNotFoundError:
+        torch = "not installed"
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 0)
+    return (("cpu", cpu), ("machine", platform.machine()), ("cpus", str(cpus)), ("torch", torch))
+
+
+def environment_label(environment: Any) -> str:
+    """One short line for a report (``AMD EPYC, x86_64, 2 CPUs, torch 2.13.0``); ``not recorded`` for runs
+    stored before the environment was (their manifests have no such field)."""
+    env = dict(environment or ())
+    if not env:
+        return "not recorded"
+    return f"{env.get('cpu', '?')}, {env.get('machine', '?')}, {env.get('cpus', '?')} CPUs, torch {env.get('torch', '?')}"
 
 
 def variant_label(config: ComponentConfig, configs: Sequence[ComponentConfig]) -> str:

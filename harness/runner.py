@@ -31,6 +31,7 @@ from harness.manifest import (
     SuiteSpec,
     git_revision,
     harmonise,
+    machine_environment,
     params_hash,
     variant_label,
 )
@@ -180,6 +181,7 @@ def build_manifest(
         max_sentences=max_sentences,
         harness_version=__version__,
         git_revision=git_revision(),
+        environment=machine_environment(),
     )
 
 

@@ -372,19 +372,34 @@ def _grid_rows(result: StudyResult) -> list[list[str]]:
     """One row per variant and language (each language is its own run), or one for a variant that failed to build."""
     rows = []
     for point in result.run.points.values():
-        revision = point.manifest.git_revision[:12] if point.manifest else "—"
         if not point.runs:
-            rows.append([point.variant.id, point.variant.system, "—", "—", point.status, revision, point.error[:200]])
+            revision = point.manifest.git_revision[:12] if point.manifest else "—"
+            rows.append([point.variant.id, point.variant.system, "—", "—", point.status, revision, "—", point.error[:200]])
         multi_dataset = len({dataset for dataset, _ in point.runs}) > 1
         for (dataset, lang), run in point.runs.items():
             rows.append([
                 point.variant.id, point.variant.system, f"{dataset}/{lang}" if multi_dataset else lang,
-                run.run_id or "—", run.status, revision, run.error[:200],
+                run.run_id or "—", run.status, run.git_revision[:12] or "—", run.environment or "—", run.error[:200],
             ])
     return rows
 
 
-GRID_HEADERS = ["variant", "system", "language", "run id", "status", "git revision (now)", "error"]
+def _machines_line(result: StudyResult) -> str:
+    """How many machines the stored runs come from (empty when one): their models are not bit-identical."""
+    made = [run.environment for point in result.run.points.values() for run in point.runs.values() if run.run_id]
+    counts = {env: made.count(env) for env in dict.fromkeys(made)}
+    if len(counts) < 2:
+        return ""
+    listed = "; ".join(f"{env}: {n} run{'s' if n > 1 else ''}" for env, n in counts.items())
+    return (
+        f"The runs come from {len(counts)} machines ({listed}). A model trained on another machine is not "
+        "bit-identical (the same manifest, seed and code trained direct transfer to MasakhaNER hau F1 60.29 on "
+        "one and 56.22 on another), so a difference between runs of different machines includes that variance; "
+        "the comparisons' notes name the languages where it applies."
+    )
+
+
+GRID_HEADERS = ["variant", "system", "language", "run id", "status", "git revision", "machine", "error"]
 ATTACK_HEADERS = ["variant", "condition", "language", "seed", "attacked", "successful", "failed", "skipped",
                   "success rate", "avg queries", "F1 before", "F1 after", "run"]
 ATTACK_NOTE = (
@@ -445,6 +460,8 @@ def render_markdown(result: StudyResult, out: Path) -> list[Path]:
         lines += ["## Adversarial search", "", ATTACK_NOTE, ""]
         lines += _md_table(ATTACK_HEADERS, _attack_rows(result))
     lines += ["## Cost and provenance", "", _cpu_line(result), ""]
+    if machines := _machines_line(result):
+        lines += [machines, ""]
     lines += _md_table(GRID_HEADERS, _grid_rows(result))
     if result.notes:
         lines += ["Notes:", "", *[f"- {n}" for n in result.notes], ""]
@@ -482,6 +499,8 @@ def render_html(result: StudyResult, out: Path) -> Path:
         parts.append(f"<h2>Adversarial search</h2><p>{e(ATTACK_NOTE)}</p>")
         parts.append(html_table("attacks", ATTACK_HEADERS, shown, shown))
     parts.append(f"<h2>Cost and provenance</h2><p>{e(_cpu_line(result))}</p>")
+    if machines := _machines_line(result):
+        parts.append(f"<p>{e(machines)}</p>")
     grid = _grid_rows(result)
     parts.append(html_table("grid", GRID_HEADERS, grid, grid))
     if result.notes:

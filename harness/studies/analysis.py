@@ -274,6 +274,15 @@ def _diff_rows(
     assert pa is not None and pb is not None and pa.manifest is not None and pb.manifest is not None
     paired, ar_stat, one = _diff_stat(comparison.kind)
     multi_dataset = len(pa.manifest.datasets) > 1
+    for dataset in pa.manifest.datasets:
+        for lang in dataset.languages:
+            ra, rb = pa.runs.get((dataset.name, lang)), pb.runs.get((dataset.name, lang))
+            if ra is not None and rb is not None and ra.run_id and rb.run_id and ra.environment != rb.environment:
+                name = f"{dataset.name}/{lang}" if multi_dataset else lang
+                result.notes.append(
+                    f"{name}: {a_id} ran on {ra.environment}, {b_id} on {rb.environment}; a model trained on another "
+                    "machine is not bit-identical, so this language's difference includes that variance as well as the seed's"
+                )
     for label, index in _conditions(comparison, study.spec.perturbations):
         per_lang: list[tuple[str, list[np.ndarray], int, tuple[str, ...]]] = []
         for dataset in pa.manifest.datasets:

@@ -6,7 +6,9 @@ it its own ``run_id``. One language per run is what lets a grid grow by language
 hau, ibo, swa and yor reuses the swa runs an earlier ``--languages swa`` stored (on this machine or
 merged from a results bundle, ``harness/bundle.py``) and runs only the rest. A language's run is
 **reused** when the store holds a run whose manifest equals the one built now except for the git
-revision (so committing code does not throw results away) and all its cells are finished;
+revision and the machine environment (so committing code or moving to another machine does not
+throw results away; the report shows both for every run, since a model trained on another CPU is
+not bit-identical) and all its cells are finished;
 otherwise the runner runs it, resuming its own finished cells and reusing cached predictions,
 perturbed sets and (inside the systems) trained models, so a system trained once for every target
 (direct transfer) is trained once, not once per language. ``report_only`` never runs anything.
@@ -22,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import ConfigError, XnerError
-from harness.manifest import RunManifest, SuiteSpec
+from harness.manifest import RECORDED_NOT_MATCHED, RunManifest, SuiteSpec, environment_label
 from harness.store import ResultStore
 from harness.studies import Profile, StudySpec, split_ref, vary_id
 
@@ -49,6 +51,8 @@ class LanguageRun:
     run_id: str | None  # None: nothing stored
     status: str  # reused | computed | incomplete | missing
     error: str = ""
+    git_revision: str = ""  # of the run itself (a reused run's may be older than the checkout's)
+    environment: str = ""  # environment_label() of the machine the run was made on
 
 
 @dataclass
@@ -165,8 +169,9 @@ def variant_suite(
     )
 
 
-def _without_revision(manifest: Mapping[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in manifest.items() if k != "git_revision"}
+def _identity(manifest: Mapping[str, Any]) -> dict[str, Any]:
+    """What a run is: its manifest without where and from which checkout it was made."""
+    return {k: v for k, v in manifest.items() if k not in RECORDED_NOT_MATCHED}
 
 
 def _complete(store: ResultStore, manifest: RunManifest, run_id: str) -> bool:
@@ -184,9 +189,9 @@ def _complete(store: ResultStore, manifest: RunManifest, run_id: str) -> bool:
 
 
 def find_stored_run(store: ResultStore, manifest: RunManifest, *, complete_only: bool = True) -> str | None:
-    """The newest stored run equal to ``manifest`` up to the git revision (complete ones first)."""
-    wanted = _without_revision(manifest.to_dict())
-    candidates: list[str] = [str(r["run_id"]) for r in reversed(store.runs(manifest.suite)) if _without_revision(store.manifest(str(r["run_id"]))) == wanted]
+    """The newest stored run equal to ``manifest`` up to the git revision and environment (complete ones first)."""
+    wanted = _identity(manifest.to_dict())
+    candidates: list[str] = [str(r["run_id"]) for r in reversed(store.runs(manifest.suite)) if _identity(store.manifest(str(r["run_id"]))) == wanted]
     if manifest.run_id in candidates:  # the exact run first
         candidates.remove(manifest.run_id)
         candidates.insert(0, manifest.run_id)
@@ -218,14 +223,21 @@ def _language_run(
     from harness.runner import Runner
 
     label = f"{variant.id} ({lang})"
+
+    def stored_run(run_id: str | None, status: str) -> LanguageRun:
+        if run_id is None:
+            return LanguageRun(None, status)
+        made = store.manifest(run_id)
+        return LanguageRun(run_id, status, git_revision=str(made.get("git_revision", "")), environment=environment_label(made.get("environment")))
+
     stored = find_stored_run(store, manifest)
     if stored is not None:
         say(f"{label}: reusing stored run {stored}")
-        return LanguageRun(stored, "reused")
+        return stored_run(stored, "reused")
     if look_up_only:
         partial = find_stored_run(store, manifest, complete_only=False)
         say(f"{label}: {'incomplete run ' + partial if partial else 'no stored run'} ({look_up_only}: not running)")
-        return LanguageRun(partial, "incomplete" if partial else "missing")
+        return stored_run(partial, "incomplete" if partial else "missing")
     say(f"{label}: running {manifest.run_id}")
     cpu0, wall0 = _cpu(), time.perf_counter()
     try:
@@ -234,9 +246,10 @@ def _language_run(
         spent = _cpu() - cpu0
         point.cpu_seconds += spent
         store.add_run_time(manifest.run_id, spent, time.perf_counter() - wall0)
+    made = {"git_revision": manifest.git_revision, "environment": environment_label(manifest.environment)}
     if summary.failed:
-        return LanguageRun(manifest.run_id, "incomplete", "; ".join(f"{k.label()}: {m}" for k, m in summary.failed[:3]))
-    return LanguageRun(manifest.run_id, "computed")
+        return LanguageRun(manifest.run_id, "incomplete", "; ".join(f"{k.label()}: {m}" for k, m in summary.failed[:3]), **made)
+    return LanguageRun(manifest.run_id, "computed", **made)
 
 
 def select_variants(spec: StudySpec, variants: Sequence[Variant], only: Sequence[str] | None) -> set[str]:

@@ -316,3 +316,40 @@ def test_only_naming_no_variant_is_an_error_listing_the_variants(tmp_path: Path)
     assert "--only 'ts-multi' names no variant of toy-study.v1" in result.output and "capitalised" in result.output
     both = runner.invoke(app, ["study", "--all", "--only", "direct-transfer", "--store", str(tmp_path / "r.sqlite")])
     assert both.exit_code != 0 and "give a study NAME with it" in both.output
+
+
+def test_a_run_from_another_machine_is_reused_and_the_report_says_where_each_ran(tmp_path: Path) -> None:
+    """The environment is recorded, not matched: a bundle from another machine is reused, and the report
+    shows each run's machine and notes the comparisons whose two runs come from different machines."""
+    import json
+    import sqlite3
+
+    from harness.manifest import environment_label, machine_environment
+
+    store, out = tmp_path / "r.sqlite", tmp_path / "studies"
+    args = ["study", str(TOY), "--store", str(store), "--out", str(out), "--no-progress", "--resamples", "100", "--trials", "100", "--seeds", "0", "--languages", "hau"]
+    first = runner.invoke(app, args)
+    assert first.exit_code == 0, first.output
+    here = environment_label(machine_environment())
+    report = (out / "toy-study.v1.md").read_text(encoding="utf-8")
+    assert "| git revision | machine |" in report and here in report and "The runs come from" not in report
+    capitalised = _grid_run_ids(report)["capitalised"]["hau"]
+
+    conn = sqlite3.connect(store)  # the capitalised run as if merged from a bundle made elsewhere
+    manifest = json.loads(conn.execute("SELECT manifest FROM runs WHERE run_id=?", (capitalised,)).fetchone()[0])
+    manifest["environment"] = [["cpu", "Elsewhere CPU"], ["machine", "aarch64"], ["cpus", "8"], ["torch", "2.9.1"]]
+    manifest["git_revision"] = "0123456789abcdef"
+    conn.execute("UPDATE runs SET manifest=? WHERE run_id=?", (json.dumps(manifest), capitalised))
+    conn.commit()
+    conn.close()
+
+    again = runner.invoke(app, args)
+    assert again.exit_code == 0, again.output
+    assert "capitalised (hau): reusing stored run" in again.output and "(hau): running" not in again.output
+    report = (out / "toy-study.v1.md").read_text(encoding="utf-8")
+    assert f"| capitalised | tests.harness.fake_systems:CapitalisedIsPerson | hau | {capitalised} | reused | 0123456789ab | Elsewhere CPU, aarch64, 8 CPUs, torch 2.9.1 |" in report
+    assert "The runs come from 2 machines" in report
+    assert f"hau: gazetteer ran on {here}, capitalised on Elsewhere CPU, aarch64, 8 CPUs, torch 2.9.1" in report
+    # Runs stored before the environment was recorded say so.
+    del manifest["environment"]
+    assert environment_label(manifest.get("environment")) == "not recorded"
