@@ -178,13 +178,25 @@ class TaskFailed:
 WorkEvent = FitStarted | Fitted | FitFailed | CellPredicted | CellNotRun | LanguageFinished | TaskFailed
 
 
-def prediction_cache_key(fingerprint: str, trainable: bool, seed: int) -> str:
+def prediction_cache_key(fingerprint: str, trainable: bool, seed: int, builds: Sequence[str] = ()) -> str:
     """The prediction-cache namespace of a fitted system.
 
     A trainable system's output depends on the seed it was fitted with, which its parameters (and
     so its fingerprint) do not record: without the seed, seed 1 would reuse seed 0's predictions.
+    Nor do they record which trained models it loaded: ``builds`` (:func:`systems.base.fitted_builds`) names
+    them, so a model retrained under the same parameters (changed defaults, a wiped model cache,
+    another machine writing into the same store) never gets the old model's cached predictions.
+
+    >>> prediction_cache_key("abc", True, 1)
+    'abc/seed=1'
+    >>> prediction_cache_key("abc", True, 1, ["b2", "b1"]) == prediction_cache_key("abc", True, 1, ["b1", "b2"])
+    True
     """
-    return f"{fingerprint}/seed={seed}" if trainable else fingerprint
+    key = f"{fingerprint}/seed={seed}" if trainable else fingerprint
+    if builds:
+        key += "/fit=" + hashlib.sha256("\n".join(sorted(set(builds))).encode()).hexdigest()[:16]
+    return key
+
 
 
 def run_fit_task(task: FitTask, cache: WorkCache, perturbations: dict[tuple[str, str], Any] | None = None) -> Iterator[WorkEvent]:
@@ -218,7 +230,7 @@ def _fit_and_predict(
     task: FitTask, system: Any, fingerprint: str, cache: WorkCache, perturbations: dict[tuple[str, str], Any] | None
 ) -> Iterator[WorkEvent]:
     from harness.runner import _describe_failure, _Unsupported, fit_report
-    from systems.base import FitContext
+    from systems.base import FitContext, fitted_builds
     trainable = bool(system.tags.trainable)
     if trainable:
         yield FitStarted(fingerprint)
@@ -246,7 +258,7 @@ def _fit_and_predict(
         return
     yield Fitted(fingerprint, report, trainable)
 
-    cache_key = prediction_cache_key(fingerprint, trainable, task.seed)
+    cache_key = prediction_cache_key(fingerprint, trainable, task.seed, fitted_builds(report))
     perturbations = {} if perturbations is None else perturbations
     for lang, cells in task.cells:
         if not cells:

@@ -174,6 +174,33 @@ def system_fingerprint(system: NERSystem) -> str:
     return hashlib.sha256(blob).hexdigest()[:16]
 
 
+def fitted_builds(report: Mapping[str, Any]) -> list[str]:
+    """The ``build`` ids of every trained model a fit report names (students, teachers, target models).
+
+    A saved tagger gets a fresh build id (``Tagger.save``) and ``training_report`` names it; the
+    runner keys cached predictions by these ids, so a system of your own that loads trained weights
+    should report theirs under a ``build`` key too.
+
+    >>> fitted_builds({"teacher": {"build": "t1"}, "hau": {"student": {"build": "s1"}}, "steps": 3})
+    ['s1', 't1']
+    """
+    found: list[str] = []
+
+    def walk(value: Any) -> None:
+        if isinstance(value, Mapping):
+            for k, v in value.items():
+                if k == "build" and isinstance(v, str):
+                    found.append(v)
+                else:
+                    walk(v)
+        elif isinstance(value, (list, tuple)):
+            for v in value:
+                walk(v)
+
+    walk(report)
+    return sorted(set(found))
+
+
 def describe_system(system: NERSystem) -> dict[str, Any]:
     """JSON-able description for manifests and leaderboards."""
     return {

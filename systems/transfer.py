@@ -77,6 +77,8 @@ def training_report(tagger: Any) -> dict[str, Any]:
         report["epochs"] = f"{info['settings']['epochs']} (raised from {info['epochs_raised_from']} to reach min_steps)"
     if "training_fit" in info:  # no dev set: span F1 against its own training labels (a student: the teacher's)
         report["training_fit_f1"] = info["training_fit"]["f1"]
+    if "build_id" in info:  # which trained instance predicted (the prediction cache is keyed by it)
+        report["build"] = info["build_id"]
     return report
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import uuid
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -118,6 +119,10 @@ class Tagger:
         """Write the model and tokenizer with ``save_pretrained`` plus ``xner_tagger.json``."""
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
+        # Names this trained instance, not its inputs: a retrain of the same inputs (a wiped cache,
+        # another machine) trains different weights, and the prediction cache must not serve the
+        # old model's outputs for it (harness.work.prediction_cache_key). Kept on re-save.
+        self.info.setdefault("build_id", uuid.uuid4().hex[:16])
         with quiet_hub():
             self.model.save_pretrained(directory)
             self.tokenizer.save_pretrained(directory)

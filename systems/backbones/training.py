@@ -476,7 +476,7 @@ def train_student(
         freeze_layers = defaults.student_freeze_layers
     if loss is None:
         loss = defaults.student_loss
-    planned = epochs_for_min_steps(epochs, len(texts), batch_size, defaults.min_steps if min_steps is None else min_steps)
+    planned = epochs_for_min_steps(epochs, len(texts), batch_size, defaults.student_min_steps if min_steps is None else min_steps)
     raised_from, epochs = (epochs if planned != epochs else None), planned
     if is_offline_backbone(backbone) and "mlm" not in backbone:
         # Deviation from Wu et al.: the bottom layers of a randomly initialised offline encoder
@@ -532,7 +532,7 @@ def train_student(
     check_trained(student, 0.0, what=f"student {cache_tag or backbone}")
     check_fits_training_data(
         student, texts, teacher_tags, what=f"student {cache_tag or backbone}",
-        against="its teacher's labels", min_f1=defaults.min_fit_f1 if min_fit_f1 is None else min_fit_f1,
+        against="its teacher's labels", min_f1=defaults.student_min_fit_f1 if min_fit_f1 is None else min_fit_f1,
     )
     return student
 

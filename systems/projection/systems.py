@@ -29,12 +29,13 @@ from typing import Any
 from harness.data import OUTSIDE, Sentence, Span, iob2_from_spans
 from harness.errors import ConfigError, ModelUnavailableError, UnsupportedLanguageError, XnerError
 from systems.aligners import Aligner, Alignment, make_aligner
-from systems.base import FitContext, NERSystem, SystemTags, system_fingerprint
+from systems.base import FitContext, NERSystem, SystemTags, fitted_builds, system_fingerprint
 from systems.backbones import DEFAULT_BACKBONE
 from systems.projection.alignment import project_by_alignment
 from systems.projection.backtranslation import back_translate_project
 from systems.projection.easyproject import project_easyproject
 from systems.projection.ilp import CANDIDATE_SOURCES, project_by_ilp, project_by_ilp_with_ner
+from systems.transfer import training_report
 from systems.translators import Translator, make_translator, simple_tokenize
 
 #: EasyProject's marker-fine-tuned NLLB (Chen et al. 2023; systems.md §1).
@@ -262,6 +263,8 @@ class _TranslateTrain(_ProjectionSystem):
                         k: repr(getattr(self, k, None)) for k in ("method", "solver", "max_ngram", "aligner", "labels", "version", "candidates")
                     },
                     "source": system_fingerprint(self._source),
+                    # ...and the trained model behind it: a retrained source tags the pairs anew.
+                    "source_builds": fitted_builds(getattr(self._source, "fit_report", None) or {}),
                     "seed": context.seed,
                     "pairs": hashlib.sha256(json.dumps(pairs, ensure_ascii=False).encode()).hexdigest(),
                 },
@@ -292,6 +295,7 @@ class _TranslateTrain(_ProjectionSystem):
                 batch_size=self.batch_size, max_length=self.max_length, max_minutes=self.max_minutes,
                 cache_dir=context.cache_dir, data_dir=context.data_dir, show_progress=context.show_progress,
             )
+            report["model"] = training_report(self._taggers[lang])
         if not self._taggers:
             raise UnsupportedLanguageError(
                 f"{self.name}: none of {', '.join(context.target_languages)} has parallel text in {self.parallel!r} "
@@ -511,6 +515,7 @@ class EasyProjectTrain(_TranslateTrain):
                     batch_size=self.batch_size, max_length=self.max_length, max_minutes=self.max_minutes,
                     cache_dir=context.cache_dir, data_dir=context.data_dir, show_progress=context.show_progress,
                 )
+                self.projection_report_[lang]["model"] = training_report(self._taggers[lang])
         if not self._taggers:
             raise UnsupportedLanguageError(f"{self.name}: the translator could not translate into any of {', '.join(context.target_languages)}")
         self._fitted = True

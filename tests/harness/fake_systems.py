@@ -124,3 +124,29 @@ class SeedDependent(CapitalisedIsPerson):
         if self.seed_ % 2:
             return [("O",) * len(s.tokens) for s in sentences]
         return super().predict(sentences)
+
+
+class RetrainedUnderSameParams(CapitalisedIsPerson):
+    """A trainable fake whose "trained model" is the text of ``model_file``: each fit reports it as
+    its build id, as a real tagger reports the id of the weights it loaded. Every predicted
+    sentence's language is appended to ``log``, so a test sees which cells came from the cache."""
+
+    name = "retrained-under-same-params"
+
+    def __init__(self, label: str = "PER", model_file: str = "", log: str = "") -> None:
+        super().__init__(label)
+        self.model_file = model_file
+        self.log = log
+
+    @property
+    def tags(self) -> SystemTags:
+        return SystemTags(labels=frozenset({self.label}), trainable=True)
+
+    def fit(self, context: object) -> None:
+        with open(self.model_file, encoding="utf-8") as handle:
+            self.fit_report_ = {"hau": {"model": {"build": handle.read().strip()}}}
+
+    def predict(self, sentences: Sequence[Sentence]) -> list[tuple[str, ...]]:
+        with open(self.log, "a", encoding="utf-8") as handle:
+            handle.writelines(f"{s.lang}\n" for s in sentences)
+        return super().predict(sentences)

@@ -68,6 +68,26 @@ def test_runner_prediction_cache_avoids_calling_the_system_twice(tmp_path: Path)
     assert first == 16 and sum(calls) == first
 
 
+def test_runner_prediction_cache_never_serves_a_retrained_model_the_old_models_output(tmp_path: Path) -> None:
+    """Same parameters and seed, same inputs: cached predictions are reused while the fit loads the
+    same trained model, and recomputed once it was retrained (a new build id in its fit report)."""
+    model, log = tmp_path / "model.txt", tmp_path / "predicted.log"
+    system = f"{FAKES}:RetrainedUnderSameParams"
+    params = {system: {"model_file": str(model), "log": str(log)}}
+
+    def predicted_languages(languages: list[str]) -> set[str]:
+        log.write_text("", encoding="utf-8")
+        with ResultStore(tmp_path / "r.sqlite") as store:
+            Runner(smoke_manifest([system], languages=languages, system_params=params), store).run()
+        return set(log.read_text(encoding="utf-8").split())
+
+    model.write_text("build-1", encoding="utf-8")
+    assert predicted_languages(["hau"]) == {"hau"}
+    assert predicted_languages(["hau", "yor"]) == {"yor"}  # another run, the same model: hau from the cache
+    model.write_text("build-2", encoding="utf-8")  # retrained under the same parameters
+    assert predicted_languages(["hau", "swa"]) == {"hau", "swa"}
+
+
 def test_runner_failing_system_fails_only_its_own_cells(tmp_path: Path) -> None:
     manifest = smoke_manifest([f"{FAKES}:WrongLength", f"{FAKES}:Raises", "gazetteer"])
     with ResultStore(tmp_path / "r.sqlite") as store:

@@ -146,6 +146,22 @@ def test_train_tagger_reuses_cache_without_training(toy_dir: Path, cache: Path, 
         max_length=24, cache_dir=cache, data_dir=toy_dir, show_progress=False,
     )
     assert again.info["key"] == tagger.info["key"]
+    # The same trained instance: the build id that keys its cached predictions did not change.
+    assert again.info["build_id"] == tagger.info["build_id"]
+
+
+def test_a_retrained_tagger_gets_a_new_build_id_and_its_fit_report_names_it(
+    toy_dir: Path, tagger: Tagger, tmp_path: Path
+) -> None:
+    from systems.transfer import training_report
+
+    retrained = train_tagger(  # the same inputs into an empty cache, as on another machine
+        toy_sentences("eng", 24), labels=LABELS, backbone="offline-tiny", epochs=2, lr=3e-3, batch_size=8,
+        max_length=24, cache_dir=tmp_path / "other-cache", data_dir=toy_dir, show_progress=False,
+    )
+    assert retrained.info["key"] == tagger.info["key"]
+    assert retrained.info["build_id"] != tagger.info["build_id"]
+    assert training_report(retrained)["build"] == retrained.info["build_id"]
 
 
 def test_train_tagger_same_seed_same_model_other_seed_differs(toy_dir: Path, tmp_path: Path, tagger: Tagger) -> None:
