@@ -246,10 +246,9 @@ def _language_run(
         spent = _cpu() - cpu0
         point.cpu_seconds += spent
         store.add_run_time(manifest.run_id, spent, time.perf_counter() - wall0)
-    made = {"git_revision": manifest.git_revision, "environment": environment_label(manifest.environment)}
-    if summary.failed:
-        return LanguageRun(manifest.run_id, "incomplete", "; ".join(f"{k.label()}: {m}" for k, m in summary.failed[:3]), **made)
-    return LanguageRun(manifest.run_id, "computed", **made)
+    run = stored_run(manifest.run_id, "incomplete" if summary.failed else "computed")  # the runner recorded its manifest
+    run.error = "; ".join(f"{k.label()}: {m}" for k, m in summary.failed[:3])
+    return run
 
 
 def select_variants(spec: StudySpec, variants: Sequence[Variant], only: Sequence[str] | None) -> set[str]:
