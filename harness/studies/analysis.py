@@ -132,7 +132,7 @@ class StudyResult:
     resamples: int
     trials: int
     cpu_seconds: float  # recorded for the runs used (None recorded counts 0)
-    untimed_runs: tuple[str, ...]  # runs made outside `xner study` (no timing stored)
+    untimed_runs: tuple[str, ...]  # finished runs made outside `xner study` (no timing stored)
     cell_seconds: float  # evaluation time of the cells used (stored per cell)
     attacks: list[AttackRow] = field(default_factory=list)  # model-aware perturbations' search statistics
 
@@ -440,6 +440,11 @@ def attack_rows(store: ResultStore, study: StudyRun) -> list[AttackRow]:
     return rows
 
 
+def finished_runs(study: StudyRun) -> list[str]:
+    """Run ids of the grid's languages whose run is complete (reused or computed now)."""
+    return [r.run_id for p in study.points.values() for r in p.runs.values() if r.run_id and r.status in ("reused", "computed")]
+
+
 def analyse(store: ResultStore, study: StudyRun, *, resamples: int = 1000, trials: int = 2000) -> StudyResult:
     """Compute every comparison of the study from the stored cells of its grid points."""
     results = []
@@ -460,7 +465,9 @@ def analyse(store: ResultStore, study: StudyRun, *, resamples: int = 1000, trial
     return StudyResult(
         study, results, [*study.spec.notes, *notes], resamples, trials,
         cpu_seconds=sum(cpu for cpu, _ in times.values()),
-        untimed_runs=tuple(r for r in dict.fromkeys(run_ids) if r not in times),
+        # Only finished runs: an interrupted one has no timing because it has not finished, not
+        # because it was made outside `xner study`.
+        untimed_runs=tuple(r for r in dict.fromkeys(finished_runs(study)) if r not in times),
         cell_seconds=cell_seconds,
         attacks=attack_rows(store, study),
     )

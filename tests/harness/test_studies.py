@@ -353,3 +353,27 @@ def test_a_run_from_another_machine_is_reused_and_the_report_says_where_each_ran
     # Runs stored before the environment was recorded say so.
     del manifest["environment"]
     assert environment_label(manifest.get("environment")) == "not recorded"
+
+
+def test_cost_line_names_finished_runs_without_timings_not_interrupted_ones(tmp_path: Path) -> None:
+    """A run with no stored timing is called 'made outside `xner study`' only when it is finished:
+    an interrupted run has none because it has not finished, and is reported as incomplete instead."""
+    import sqlite3
+
+    store, out = tmp_path / "r.sqlite", tmp_path / "studies"
+    args = ["study", str(TOY), "--store", str(store), "--out", str(out), "--no-progress", "--resamples", "100", "--trials", "100", "--seeds", "0", "--languages", "hau"]
+    assert runner.invoke(app, args).exit_code == 0
+    runs = _grid_run_ids((out / "toy-study.v1.md").read_text(encoding="utf-8"))
+    gazetteer, capitalised = runs["gazetteer"]["hau"], runs["capitalised"]["hau"]
+    conn = sqlite3.connect(store)
+    conn.execute("DELETE FROM run_timings")  # as if both were made by `xner run`
+    conn.execute("DELETE FROM cells WHERE run_id=? AND perturbation != ?", (gazetteer, CLEAN))  # as if interrupted
+    conn.commit()
+    conn.close()
+    rendered = runner.invoke(app, [*args, "--report-only"])
+    assert rendered.exit_code == 0, rendered.output
+    report = (out / "toy-study.v1.md").read_text(encoding="utf-8")
+    untimed = re.search(r"Runs made outside `xner study` have no recorded CPU time: ([0-9a-f, ]+)\.", report)
+    finished = {lang_runs["hau"] for lang_runs in runs.values()} - {gazetteer}
+    assert capitalised in finished and untimed is not None and set(untimed.group(1).split(", ")) == finished
+    assert f"| hau | {gazetteer} | incomplete |" in report
