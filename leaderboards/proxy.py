@@ -85,6 +85,8 @@ class SubprocessSystem:
         self._buffer = b""
         self._handshake: dict[str, Any] | None = None
         self._fit_context: dict[str, Any] | None = None
+        self.fit_report: dict[str, Any] = {}  # the worker's, after fit (harness.runner.FIT_REPORT_ATTRIBUTES)
+        self.projection_report_: dict[str, Any] = {}
         _LIVE.add(self)
 
     # -- the NERSystem protocol ---------------------------------------------------------------
@@ -108,7 +110,16 @@ class SubprocessSystem:
             "cache_dir": str(context.cache_dir),
         }
         self._ensure()
-        self._call({"op": "fit", "context": self._fit_context}, self.fit_timeout, "fit")
+        self._take_fit_report(self._call({"op": "fit", "context": self._fit_context}, self.fit_timeout, "fit"))
+
+    def _take_fit_report(self, reply: Mapping[str, Any]) -> None:
+        """Expose the worker's fit report under the attributes the runner reads, so the stored report
+        and the prediction cache key (which names the builds of the trained models) are the same as
+        for the system run in process."""
+        report = reply.get("report")
+        if isinstance(report, dict):
+            self.fit_report = report.get("fit_report") or {}
+            self.projection_report_ = report.get("projection_report") or {}
 
     def predict(self, sentences: Sequence[Sentence]) -> list[tuple[str, ...]]:
         self._ensure()
@@ -151,7 +162,7 @@ class SubprocessSystem:
         reply = self._call({"op": "load", "target": self.target, "params": self.params}, self.load_timeout, "load")
         self._handshake = reply
         if self._fit_context is not None:  # a restarted worker must be as fitted as the one it replaces
-            self._call({"op": "fit", "context": self._fit_context}, self.fit_timeout, "fit")
+            self._take_fit_report(self._call({"op": "fit", "context": self._fit_context}, self.fit_timeout, "fit"))
 
     def _call(self, request: Mapping[str, Any], timeout: float, what: str) -> dict[str, Any]:
         proc = self._proc

@@ -4,7 +4,8 @@ The parent (:class:`leaderboards.proxy.SubprocessSystem`) starts ``python -m lea
 and sends one JSON object per line; the worker answers each with one JSON object per line:
 
 * ``{"op": "load", "target": ..., "params": {...}}`` → ``{"ok": true, "name", "version", "tags"}``
-* ``{"op": "fit", "context": {...}}`` → ``{"ok": true}``
+* ``{"op": "fit", "context": {...}}`` → ``{"ok": true, "report": {...}}`` (the fitted system's
+  report, :func:`harness.runner.fit_report`: what it trained and the build ids of the models it loaded)
 * ``{"op": "predict", "sentences": [[id, lang, [tokens...]], ...]}`` → ``{"ok": true, "tags": [[...], ...]}``
 * ``{"op": "close"}`` → the worker exits.
 
@@ -122,7 +123,9 @@ class _Worker:
                     show_progress=False,
                 )
             )
-            return {"ok": True}
+            from harness.runner import fit_report
+
+            return {"ok": True, "report": fit_report(self.system)}
         if op == "predict":
             from harness.data import Sentence
 

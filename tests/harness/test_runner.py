@@ -68,9 +68,11 @@ def test_runner_prediction_cache_avoids_calling_the_system_twice(tmp_path: Path)
     assert first == 16 and sum(calls) == first
 
 
-def test_runner_prediction_cache_never_serves_a_retrained_model_the_old_models_output(tmp_path: Path) -> None:
+@pytest.mark.parametrize("isolate_timeout", [None, 60.0], ids=["in-process", "isolated"])
+def test_runner_prediction_cache_never_serves_a_retrained_model_the_old_models_output(tmp_path: Path, isolate_timeout: float | None) -> None:
     """Same parameters and seed, same inputs: cached predictions are reused while the fit loads the
-    same trained model, and recomputed once it was retrained (a new build id in its fit report)."""
+    same trained model, and recomputed once it was retrained (a new build id in its fit report).
+    Isolated (``--isolate``), the worker's fit report reaches the runner the same way."""
     model, log = tmp_path / "model.txt", tmp_path / "predicted.log"
     system = f"{FAKES}:RetrainedUnderSameParams"
     params = {system: {"model_file": str(model), "log": str(log)}}
@@ -78,7 +80,9 @@ def test_runner_prediction_cache_never_serves_a_retrained_model_the_old_models_o
     def predicted_languages(languages: list[str]) -> set[str]:
         log.write_text("", encoding="utf-8")
         with ResultStore(tmp_path / "r.sqlite") as store:
-            Runner(smoke_manifest([system], languages=languages, system_params=params), store).run()
+            Runner(smoke_manifest([system], languages=languages, system_params=params), store, isolate_timeout=isolate_timeout).run()
+            build = model.read_text(encoding="utf-8")
+            assert {"fit_report": {"hau": {"model": {"build": build}}}} in [r["report"] for r in store.fit_reports()]
         return set(log.read_text(encoding="utf-8").split())
 
     model.write_text("build-1", encoding="utf-8")
