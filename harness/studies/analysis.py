@@ -362,6 +362,28 @@ def _first(score: Any) -> Any:
     return lambda sums: score(sums[0])
 
 
+def ensemble_by_x(store: ResultStore, points: Sequence[GridPoint], dataset: DatasetConfig, lang: str, parameter: str) -> str | None:
+    """What each value of a trend's parameter put into the ensemble on one target language, from the
+    teacher weights the fit reports record (ts-multi does, per target), so a reader sees which source
+    each step added. None when a point has no run there or its system records no weights.
+    """
+    parts = []
+    seed = 0
+    for point in points:
+        run_id = point.run_id_for(dataset.name, lang)
+        if run_id is None or point.manifest is None:
+            return None
+        seed = point.manifest.seeds[0]  # the first seed's ensemble: weights barely move between seeds
+        reports = store.fit_reports(run_id=run_id, system=point.variant.system, dataset=dataset.name, seed=seed)
+        target = reports[0]["report"].get("fit_report", {}).get(lang) if reports else None
+        weights = target.get("teacher_weights") if isinstance(target, dict) else None
+        if not isinstance(weights, dict) or not weights:
+            return None
+        ranked = sorted(weights.items(), key=lambda kv: (-float(kv[1]), kv[0]))
+        parts.append(f"{point.variant.x}: " + ", ".join(f"{source.rsplit('/', 1)[-1]} {float(w):.2f}" for source, w in ranked))
+    return f"teachers and their weights by {parameter} (seed {seed}): " + "; ".join(parts)
+
+
 def _trend_rows(store: ResultStore, study: StudyRun, comparison: Comparison, result: ComparisonResult, resamples: int) -> None:
     variants = [p for p in study.points.values() if p.variant.base_id == comparison.system]
     for backbone in dict.fromkeys(p.variant.backbone for p in variants):
@@ -377,6 +399,10 @@ def _trend_rows(store: ResultStore, study: StudyRun, comparison: Comparison, res
         assert first.manifest is not None
         xs = [float(p.variant.x) for p in points]
         multi_dataset = len(first.manifest.datasets) > 1
+        for dataset in first.manifest.datasets:
+            for lang in dataset.languages:
+                if (members := ensemble_by_x(store, points, dataset, lang, comparison.parameter)) is not None:
+                    result.notes.append(f"{f'{dataset.name}/{lang}' if multi_dataset else lang}: {members}")
         for label, index in _conditions(comparison, study.spec.perturbations):
             per_lang: list[tuple[str, list[np.ndarray]]] = []
             runs_of: dict[str, tuple[str, ...]] = {}

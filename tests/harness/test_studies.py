@@ -377,3 +377,21 @@ def test_cost_line_names_finished_runs_without_timings_not_interrupted_ones(tmp_
     finished = {lang_runs["hau"] for lang_runs in runs.values()} - {gazetteer}
     assert capitalised in finished and untimed is not None and set(untimed.group(1).split(", ")) == finished
     assert f"| hau | {gazetteer} | incomplete |" in report
+
+
+def test_a_trend_over_an_ensemble_names_the_teachers_each_value_used(tmp_path: Path) -> None:
+    """When the fit reports record teacher weights per target (ts-multi does), the trend's notes say
+    which sources each value of the varied parameter put in the ensemble, heaviest first."""
+    store, out = tmp_path / "r.sqlite", tmp_path / "studies"
+    args = ["study", str(TOY), "--store", str(store), "--out", str(out), "--no-progress", "--resamples", "100", "--trials", "100", "--seeds", "0", "--languages", "hau"]
+    assert runner.invoke(app, args).exit_code == 0
+    report = (out / "toy-study.v1.md").read_text(encoding="utf-8")
+    assert "teachers and their weights" not in report  # the gazetteer records none
+    runs = _grid_run_ids(report)
+    weights = {1: {"conll2003/eng": 1.0}, 2: {"conll2003/eng": 0.4, "masakhaner2/swa": 0.6}, 3: {"conll2003/eng": 0.2, "masakhaner2/swa": 0.5, "masakhaner2/yor": 0.3}}
+    with ResultStore(store) as db:
+        for k, w in weights.items():
+            db.write_fit_report(runs[f"gazetteer-len[max_length={k}]"]["hau"], "gazetteer", "smoke", 0, {"fit_report": {"hau": {"teacher_weights": w}}})
+    assert runner.invoke(app, [*args, "--report-only"]).exit_code == 0
+    report = (out / "toy-study.v1.md").read_text(encoding="utf-8")
+    assert "- hau: teachers and their weights by max_length (seed 0): 1: eng 1.00; 2: swa 0.60, eng 0.40; 3: swa 0.50, yor 0.30, eng 0.20" in report
