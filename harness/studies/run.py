@@ -238,7 +238,15 @@ def _language_run(
         partial = find_stored_run(store, manifest, complete_only=False)
         say(f"{label}: {'incomplete run ' + partial if partial else 'no stored run'} ({look_up_only}: not running)")
         return stored_run(partial, "incomplete" if partial else "missing")
-    say(f"{label}: running {manifest.run_id}")
+    partial = find_stored_run(store, manifest, complete_only=False)
+    if partial is not None and partial != manifest.run_id:
+        # An interrupted run of the same grid point made from another checkout: resume it under its
+        # own id, so the cells it finished are kept (a fresh id would recompute all of them).
+        made = store.manifest(partial)
+        say(f"{label}: resuming incomplete run {partial} (made at revision {str(made.get('git_revision', ''))[:12] or 'unknown'})")
+        manifest = RunManifest.from_dict(made)
+    else:
+        say(f"{label}: running {manifest.run_id}")
     cpu0, wall0 = _cpu(), time.perf_counter()
     try:
         summary = Runner(manifest, store, data_dir=data_dir, batch_size=batch_size, report=say, progress=progress).run()

@@ -379,6 +379,38 @@ def test_cost_line_names_finished_runs_without_timings_not_interrupted_ones(tmp_
     assert f"| hau | {gazetteer} | incomplete |" in report
 
 
+def test_an_interrupted_run_from_an_older_checkout_is_resumed_not_recomputed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A run id includes the git revision, so after a commit the grid point's fresh id differs from
+    the interrupted run's: the study must resume the stored run (keeping its finished cells), not
+    start a new one beside it."""
+    import sqlite3
+
+    import harness.runner
+
+    store, out = tmp_path / "r.sqlite", tmp_path / "studies"
+    args = ["study", str(TOY), "--store", str(store), "--out", str(out), "--no-progress", "--resamples", "100", "--trials", "100", "--seeds", "0", "--languages", "hau"]
+    with monkeypatch.context() as older_checkout:
+        older_checkout.setattr(harness.runner, "git_revision", lambda: "0123456789abcdef")
+        assert runner.invoke(app, args).exit_code == 0
+    gazetteer = _grid_run_ids((out / "toy-study.v1.md").read_text(encoding="utf-8"))["gazetteer"]["hau"]
+    conn = sqlite3.connect(store)
+    clean_cells = conn.execute("SELECT COUNT(*) FROM cells WHERE run_id=? AND perturbation=?", (gazetteer, CLEAN)).fetchone()[0]
+    conn.execute("DELETE FROM cells WHERE run_id=? AND perturbation != ?", (gazetteer, CLEAN))  # as if interrupted
+    conn.commit()
+    runs_before = conn.execute("SELECT COUNT(*) FROM runs").fetchone()[0]
+    conn.close()
+    assert clean_cells > 0
+
+    resumed = runner.invoke(app, args)
+    assert resumed.exit_code == 0, resumed.output
+    assert f"gazetteer (hau): resuming incomplete run {gazetteer} (made at revision 0123456789ab)" in resumed.output
+    report = (out / "toy-study.v1.md").read_text(encoding="utf-8")
+    assert _grid_run_ids(report)["gazetteer"]["hau"] == gazetteer and f"| hau | {gazetteer} | incomplete |" not in report
+    conn = sqlite3.connect(store)
+    assert conn.execute("SELECT COUNT(*) FROM runs").fetchone()[0] == runs_before  # no fresh run beside it
+    conn.close()
+
+
 def test_a_trend_over_an_ensemble_names_the_teachers_each_value_used(tmp_path: Path) -> None:
     """When the fit reports record teacher weights per target (ts-multi does), the trend's notes say
     which sources each value of the varied parameter put in the ensemble, heaviest first."""
