@@ -22,7 +22,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 
 from harness.console import console, err_console  # noqa: E402
-from harness.errors import XnerError  # noqa: E402
+from harness.errors import ConfigError, XnerError  # noqa: E402
 from harness.store import DEFAULT_STORE  # noqa: E402
 
 app = typer.Typer(
@@ -372,6 +372,32 @@ def merge(
                     f"merged {escape(str(path))} into {escape(str(store))}: {s.runs_added} runs added ({s.runs_present} already stored),"
                     f" {s.cells_added} cells added, {s.cells_kept} kept (already finished in the store)", soft_wrap=True,
                 )
+    except XnerError as exc:
+        raise fail(str(exc)) from None
+
+
+@app.command()
+def forget(
+    run_ids: Annotated[list[str], typer.Argument(help="Run ids to delete (the first characters suffice).")],
+    store: StoreOption = DEFAULT_STORE,
+) -> None:
+    """Delete stored runs and all their rows, so studies and suites compute them afresh."""
+    from harness.params import close_names
+
+    try:
+        with open_existing_store(store) as result_store:
+            stored = sorted({str(r["run_id"]) for r in result_store.runs()})
+            chosen: list[str] = []
+            for prefix in run_ids:
+                matches = [r for r in stored if r.startswith(prefix)]
+                if len(matches) != 1:
+                    what = "matches several runs" if matches else "matches no stored run"
+                    raise ConfigError(f"{prefix!r} {what} in {store}.{close_names(prefix, stored)}")
+                chosen.append(matches[0])
+            for run_id in chosen:
+                removed = result_store.forget_run(run_id)
+                rows = ", ".join(f"{n} {table}" for table, n in removed.items() if n and table != "runs")
+                console.print(f"forgot run {run_id}: {rows or 'no rows besides the manifest'}", soft_wrap=True)
     except XnerError as exc:
         raise fail(str(exc)) from None
 

@@ -251,6 +251,28 @@ class ResultStore:
                 (run_id, suite, blob, harness_version, scorer_version, _now()),
             )
 
+    # Every table holding rows of a run, children first (``runs`` last).
+    _RUN_TABLES = ("sentence_results", "cell_counts", "robustness", "attack_summaries", "fit_reports", "run_timings", "cells", "runs")
+
+    def forget_run(self, run_id: str) -> dict[str, int]:
+        """Delete a run and every row stored under it, in one transaction; rows removed per table.
+
+        For a stored result that must not be reused (a model later found not to have learned,
+        a run made with a bug since fixed): a study then computes the grid point afresh. Refused
+        for a run a leaderboard submission points to (withdraw the submission's board first).
+        """
+        if self._conn.execute("SELECT 1 FROM runs WHERE run_id=?", (run_id,)).fetchone() is None:
+            raise ConfigError(f"no run {run_id!r} in {self.path}")
+        submitted = self._conn.execute("SELECT COUNT(*) FROM submissions WHERE run_id=?", (run_id,)).fetchone()[0]
+        if submitted:
+            raise ConfigError(f"run {run_id} in {self.path} backs {submitted} leaderboard submission(s); it is kept")
+        removed: dict[str, int] = {}
+        with self.transaction() as conn:
+            for table in self._RUN_TABLES:
+                removed[table] = conn.execute(f"DELETE FROM {table} WHERE run_id=?", (run_id,)).rowcount
+            conn.execute("DELETE FROM meta WHERE key=?", (f"active_run:{run_id}",))
+        return removed
+
     # --- runs in progress (so that a run whose process died is reported at the next run) --------
 
     def mark_active(self, run_id: str, info: Mapping[str, Any]) -> None:

@@ -92,12 +92,17 @@ BACKBONE_DEFAULTS: dict[str, BackboneDefaults] = {
     # span (F1 0.00, all O), a KL student on 23.7, and a projected-data model after 84 steps tagged
     # nothing; so at least 300 steps, and KL (its gradient does not vanish on rare tags as MSE's on
     # probabilities does) instead of the paper's MSE, which had ~800 steps of mBERT on a GPU.
+    # Fit floor 30: the 32 e5-small models the studies trained fit their own training labels at
+    # span F1 48.7-94.9; one more (proj-align-train on hau, seed 0, 329 steps) fit them at 19.9 --
+    # it tagged every entity token B- -- and scored 2.59 on the test set, against 30.16 for the ILP
+    # model trained on 87% identical labels. A model that far below its peers failed to train.
     "e5-small": BackboneDefaults(
         lr=2e-4, epochs=2, freeze_layers=0, student_lr=2e-4, student_freeze_layers=3, min_dev_f1=5.0,
-        min_fit_f1=10.0, min_steps=300, student_min_steps=300, student_min_fit_f1=10.0, student_loss="kl",
+        min_fit_f1=30.0, min_steps=300, student_min_steps=300, student_min_fit_f1=30.0, student_loss="kl",
     ),
     # Randomly initialised encoders: high lr, nothing frozen (there is nothing pretrained to keep).
-    # Students get e5-small's 300-step floor and fit check: on WikiANN's 200 unlabelled sentences
+    # Students get e5-small's 300-step floor and a fit check at 10 (a student trained from scratch on a
+    # few hundred smoke sentences fits its teacher at ~13): on WikiANN's 200 unlabelled sentences
     # per language, 2 epochs were 14 steps and left every offline student matching none of its
     # teacher's spans (fit F1 0.00), which stored F1 0.00 as if it were a score. Taggers keep no
     # floor: CoNLL at 6 epochs is ~2,600 steps, and the smoke data is meant to train in seconds.

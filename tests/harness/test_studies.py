@@ -411,6 +411,29 @@ def test_an_interrupted_run_from_an_older_checkout_is_resumed_not_recomputed(tmp
     conn.close()
 
 
+def test_forget_deletes_every_row_of_a_run_and_the_study_computes_it_again(tmp_path: Path) -> None:
+    import sqlite3
+
+    store, out = tmp_path / "r.sqlite", tmp_path / "studies"
+    args = ["study", str(TOY), "--store", str(store), "--out", str(out), "--no-progress", "--resamples", "100", "--trials", "100", "--seeds", "0", "--languages", "hau"]
+    assert runner.invoke(app, args).exit_code == 0
+    gazetteer = _grid_run_ids((out / "toy-study.v1.md").read_text(encoding="utf-8"))["gazetteer"]["hau"]
+
+    unknown = runner.invoke(app, ["forget", "ffffffff", "--store", str(store)])
+    assert unknown.exit_code == 2 and "'ffffffff' matches no stored run" in unknown.output and "Traceback" not in unknown.output
+    forgot = runner.invoke(app, ["forget", gazetteer[:8], "--store", str(store)])
+    assert forgot.exit_code == 0, forgot.output
+    assert f"forgot run {gazetteer}:" in forgot.output and "sentence_results" in forgot.output
+    conn = sqlite3.connect(store)
+    tables = [t for (t,) in conn.execute("SELECT name FROM sqlite_master WHERE type='table'") if "run_id" in {c[1] for c in conn.execute(f"PRAGMA table_info({t})")}]
+    assert {t: conn.execute(f"SELECT COUNT(*) FROM {t} WHERE run_id=?", (gazetteer,)).fetchone()[0] for t in tables} == dict.fromkeys(tables, 0)
+    conn.close()
+
+    again = runner.invoke(app, args)
+    assert again.exit_code == 0, again.output
+    assert "gazetteer (hau): running" in again.output and "capitalised (hau): reusing stored run" in again.output
+
+
 def test_a_trend_over_an_ensemble_names_the_teachers_each_value_used(tmp_path: Path) -> None:
     """When the fit reports record teacher weights per target (ts-multi does), the trend's notes say
     which sources each value of the varied parameter put in the ensemble, heaviest first."""
