@@ -380,7 +380,11 @@ def ensemble_by_x(store: ResultStore, points: Sequence[GridPoint], dataset: Data
         if not isinstance(weights, dict) or not weights:
             return None
         ranked = sorted(weights.items(), key=lambda kv: (-float(kv[1]), kv[0]))
-        parts.append(f"{point.variant.x}: " + ", ".join(f"{source.rsplit('/', 1)[-1]} {float(w):.2f}" for source, w in ranked))
+        # How many entities the ensemble put in the unlabelled text: averaging teachers that
+        # disagree cancels entity mass, which is what a student's recall then follows.
+        labelled = target.get("teacher_entities") if isinstance(target, dict) else None
+        count = f" ({int(labelled)} entities labelled)" if isinstance(labelled, int | float) else ""
+        parts.append(f"{point.variant.x}: " + ", ".join(f"{source.rsplit('/', 1)[-1]} {float(w):.2f}" for source, w in ranked) + count)
     return f"teachers and their weights by {parameter} (seed {seed}): " + "; ".join(parts)
 
 

@@ -449,4 +449,13 @@ def test_a_trend_over_an_ensemble_names_the_teachers_each_value_used(tmp_path: P
             db.write_fit_report(runs[f"gazetteer-len[max_length={k}]"]["hau"], "gazetteer", "smoke", 0, {"fit_report": {"hau": {"teacher_weights": w}}})
     assert runner.invoke(app, [*args, "--report-only"]).exit_code == 0
     report = (out / "toy-study.v1.md").read_text(encoding="utf-8")
-    assert "- hau: teachers and their weights by max_length (seed 0): 1: eng 1.00; 2: swa 0.60, eng 0.40; 3: swa 0.50, yor 0.30, eng 0.20" in report
+    assert "- hau: teachers and their weights by max_length (seed 0): 1: eng 1.00; 2: swa 0.60, eng 0.40; 3: swa 0.50, yor 0.30, eng 0.20\n" in report
+    # With the number of entities the ensemble labelled (ts-multi records it), each value names it.
+    with ResultStore(store) as db:
+        for k, w in weights.items():
+            report_k = {"fit_report": {"hau": {"teacher_weights": w, "teacher_entities": 600 - 100 * k}}}
+            db.write_fit_report(runs[f"gazetteer-len[max_length={k}]"]["hau"], "gazetteer", "smoke", 0, report_k)
+    assert runner.invoke(app, [*args, "--report-only"]).exit_code == 0
+    report = (out / "toy-study.v1.md").read_text(encoding="utf-8")
+    assert ("1: eng 1.00 (500 entities labelled); 2: swa 0.60, eng 0.40 (400 entities labelled); "
+            "3: swa 0.50, yor 0.30, eng 0.20 (300 entities labelled)") in report
