@@ -228,7 +228,15 @@ def _language_run(
         if run_id is None:
             return LanguageRun(None, status)
         made = store.manifest(run_id)
-        return LanguageRun(run_id, status, git_revision=str(made.get("git_revision", "")), environment=environment_label(made.get("environment")))
+        found = LanguageRun(run_id, status, git_revision=str(made.get("git_revision", "")), environment=environment_label(made.get("environment")))
+        if status == "incomplete":  # why, as stored: the report shows it also when only looking runs up
+            by_error: dict[str, list[str]] = {}
+            for cell in store.cells(run_id=run_id, status="failed"):
+                by_error.setdefault(cell.error or "no reason stored", []).append(cell.key.label())
+            found.error = "; ".join(
+                f"{cells[0]}{f' and {len(cells) - 1} more cell(s)' if len(cells) > 1 else ''}: {error}" for error, cells in list(by_error.items())[:3]
+            )
+        return found
 
     stored = find_stored_run(store, manifest)
     if stored is not None:
@@ -254,9 +262,7 @@ def _language_run(
         spent = _cpu() - cpu0
         point.cpu_seconds += spent
         store.add_run_time(manifest.run_id, spent, time.perf_counter() - wall0)
-    run = stored_run(manifest.run_id, "incomplete" if summary.failed else "computed")  # the runner recorded its manifest
-    run.error = "; ".join(f"{k.label()}: {m}" for k, m in summary.failed[:3])
-    return run
+    return stored_run(manifest.run_id, "incomplete" if summary.failed else "computed")  # the runner recorded its manifest
 
 
 def select_variants(spec: StudySpec, variants: Sequence[Variant], only: Sequence[str] | None) -> set[str]:

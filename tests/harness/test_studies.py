@@ -379,6 +379,27 @@ def test_cost_line_names_finished_runs_without_timings_not_interrupted_ones(tmp_
     assert f"| hau | {gazetteer} | incomplete |" in report
 
 
+def test_report_only_grid_table_shows_why_a_stored_run_is_incomplete(tmp_path: Path) -> None:
+    """The reason a cell failed is stored with it, so a report rendered later (``--report-only``,
+    another machine after ``xner merge``) shows it too, once per distinct reason."""
+    import sqlite3
+
+    store, out = tmp_path / "r.sqlite", tmp_path / "studies"
+    args = ["study", str(TOY), "--store", str(store), "--out", str(out), "--no-progress", "--resamples", "100", "--trials", "100", "--seeds", "0", "--languages", "hau"]
+    assert runner.invoke(app, args).exit_code == 0
+    gazetteer = _grid_run_ids((out / "toy-study.v1.md").read_text(encoding="utf-8"))["gazetteer"]["hau"]
+    conn = sqlite3.connect(store)
+    failed = conn.execute("UPDATE cells SET status='failed', error='gazetteer.fit: did not learn' WHERE run_id=?", (gazetteer,)).rowcount
+    conn.commit()
+    conn.close()
+    assert failed >= 2
+
+    rendered = runner.invoke(app, [*args, "--report-only"])
+    assert rendered.exit_code == 0, rendered.output
+    row = next(line for line in (out / "toy-study.v1.md").read_text(encoding="utf-8").splitlines() if f"| {gazetteer} | incomplete |" in line)
+    assert row.count("did not learn") == 1 and f"and {failed - 1} more cell(s): gazetteer.fit: did not learn |" in row
+
+
 def test_an_interrupted_run_from_an_older_checkout_is_resumed_not_recomputed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A run id includes the git revision, so after a commit the grid point's fresh id differs from
     the interrupted run's: the study must resume the stored run (keeping its finished cells), not
