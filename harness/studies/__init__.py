@@ -116,7 +116,13 @@ class Profile:
     backbones: tuple[str, ...] | None = None
     shared: Mapping[str, Any] = field(default_factory=dict)
     system_params: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    # Seeds per system entry (over ``seeds``): the systems this budget affords at several seeds.
+    # Systems a comparison pairs must get the same seeds (checked at load time).
+    system_seeds: Mapping[str, tuple[int, ...]] = field(default_factory=dict)
     description: str = ""
+
+    def seeds_for(self, system_id: str, grid_seeds: tuple[int, ...]) -> tuple[int, ...]:
+        return self.system_seeds.get(system_id) or self.seeds or grid_seeds
 
 
 @dataclass(frozen=True, slots=True)
@@ -229,7 +235,7 @@ _TOP = ("name", "question", "description", "grid", "profiles", "comparisons")
 _GRID = ("seeds", "backbones", "max_sentences", "shared", "systems", "datasets", "perturbations")
 _SYSTEM = ("name", "id", "params", "vary")
 _DATASET = ("name", "split", "languages")
-_PROFILE = ("description", "seeds", "languages", "max_sentences", "backbones", "shared", "system_params")
+_PROFILE = ("description", "seeds", "languages", "max_sentences", "backbones", "shared", "system_params", "system_seeds")
 _COMPARISON = ("id", "kind", "a", "b", "system", "parameter", "metrics", "conditions", "published", "published_note", "source")
 
 
@@ -307,6 +313,9 @@ def parse_study(data: Mapping[str, Any], path: str = "<study>") -> StudySpec:
         for sid, params in system_params.items():
             check.known(sid, f"{key}.system_params.{sid}", "system id", ids)
             check.table(params, f"{key}.system_params.{sid}")
+        system_seeds = check.table(entry.get("system_seeds", {}), f"{key}.system_seeds")
+        for sid, seeds in system_seeds.items():
+            check.known(sid, f"{key}.system_seeds.{sid}", "system id", ids)
         prof_shared = check.table(entry.get("shared", {}), f"{key}.shared")
         prof_backbones = check.strings(entry["backbones"], f"{key}.backbones") if "backbones" in entry else None
         if prof_backbones is not None and not backbones:
@@ -319,10 +328,13 @@ def parse_study(data: Mapping[str, Any], path: str = "<study>") -> StudySpec:
             backbones=prof_backbones,
             shared=prof_shared,
             system_params={k: dict(v) for k, v in system_params.items()},
+            system_seeds={k: check.ints(v, f"{key}.system_seeds.{k}") for k, v in system_seeds.items()},
             description=str(entry.get("description", "")),
         )
 
     comparisons = _comparisons(check, data["comparisons"], systems, perturbations, bool(backbones))
+    grid_seeds = check.ints(grid["seeds"], "grid.seeds") if "seeds" in grid else (0,)
+    _check_paired_seeds(check, comparisons, systems, profiles, grid_seeds)
     spec = StudySpec(
         name=name,
         question=question,
@@ -330,7 +342,7 @@ def parse_study(data: Mapping[str, Any], path: str = "<study>") -> StudySpec:
         systems=tuple(systems),
         datasets=tuple(datasets),
         perturbations=tuple(perturbations),
-        seeds=check.ints(grid["seeds"], "grid.seeds") if "seeds" in grid else (0,),
+        seeds=grid_seeds,
         backbones=backbones,
         max_sentences=check.positive_int(grid["max_sentences"], "grid.max_sentences") if "max_sentences" in grid else None,
         shared=shared,
@@ -424,6 +436,25 @@ def _comparisons(
             )
         )
     return tuple(out)
+
+
+def _check_paired_seeds(
+    check: _Checker, comparisons: Sequence[Comparison], systems: Sequence[StudySystem], profiles: Mapping[str, Profile], grid_seeds: tuple[int, ...]
+) -> None:
+    """A paired difference compares the same seeds of both systems: refuse a profile whose
+    ``system_seeds`` gives the two sides of a comparison different ones."""
+    entry_of = {s.id: s.id for s in systems} | {v: s.id for s in systems for v in _vary_ids(s)}
+    for profile in profiles.values():
+        for comparison in comparisons:
+            if not comparison.a:  # a trend varies one system entry: one set of seeds
+                continue
+            a, b = (entry_of.get(split_ref(ref)[0], split_ref(ref)[0]) for ref in (comparison.a, comparison.b))
+            seeds_a, seeds_b = profile.seeds_for(a, grid_seeds), profile.seeds_for(b, grid_seeds)
+            if seeds_a != seeds_b:
+                raise check.fail(
+                    f"profiles.{profile.name}.system_seeds",
+                    f"comparison {comparison.id!r} pairs {a} (seeds {list(seeds_a)}) with {b} (seeds {list(seeds_b)}); paired systems need the same seeds",
+                )
 
 
 def _vary_ids(system: StudySystem) -> list[str]:

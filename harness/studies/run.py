@@ -163,7 +163,7 @@ def variant_suite(
         system_params={variant.system: dict(variant.params)},
         datasets=tuple((d.name, d.split, langs or d.languages) for d in spec.datasets if dataset in (None, d.name)),
         perturbations=tuple(ComponentConfig.of(p.name, p.params) for p in spec.perturbations),
-        seeds=tuple(seeds) if seeds else (profile.seeds or spec.seeds),
+        seeds=tuple(seeds) if seeds else profile.seeds_for(variant.base_id, spec.seeds),
         label_overrides={},
         path=spec.path,
     )

@@ -79,6 +79,10 @@ def test_load_good_study_from_a_path(tmp_path: Path) -> None:
         (lambda t: t.replace('question = "q?"\n', ""), r"study\.toml: question: missing required key"),
         (lambda t: t.replace("[grid]", "[grid"), r"study\.toml: invalid TOML"),
         (lambda t: t + '[profiles.cpu]\nsystem_params.gazeter = { case_fold = true }\n', r"profiles\.cpu\.system_params\.gazeter: unknown system id"),
+        (lambda t: t + '[profiles.cpu]\nsystem_seeds.gazeter = [0, 1]\n', r"profiles\.cpu\.system_seeds\.gazeter: unknown system id"),
+        (lambda t: t + '[profiles.cpu]\nsystem_seeds.toy = "0"\n', r"profiles\.cpu\.system_seeds\.toy: must be a non-empty list of integers"),
+        (lambda t: t + '[profiles.cpu]\nsystem_seeds.gazetteer = [0, 1, 2]\n',
+         r"profiles\.cpu\.system_seeds: comparison 'gazetteer-vs-toy' pairs gazetteer \(seeds \[0, 1, 2\]\) with toy \(seeds \[0\]\); paired systems need the same seeds"),
     ],
 )
 def test_bad_study_is_one_line_error_naming_file_and_key(tmp_path: Path, edit: object, expected: str) -> None:
@@ -88,6 +92,20 @@ def test_bad_study_is_one_line_error_naming_file_and_key(tmp_path: Path, edit: o
     message = str(info.value)
     assert "\n" not in message and str(tmp_path / "study.toml") in message
     assert re.search(expected, message), message
+
+
+def test_profile_seeds_per_system_reach_only_that_systems_runs(tmp_path: Path) -> None:
+    """``system_seeds`` gives the systems a budget affords at more seeds their own seeds (a trend's
+    varied system here, which no paired comparison ties to another system)."""
+    from harness.studies.run import variant_suite
+
+    text = TOY.read_text(encoding="utf-8").replace('languages = ["hau", "swa", "yor"]', 'languages = ["hau", "swa", "yor"]\nsystem_seeds.gazetteer-len = [0, 1, 2]')
+    spec = load_study(_write(tmp_path, text))
+    profile = spec.profile("cpu")
+    seeds = {v.id: variant_suite(spec, v, profile, None).seeds for v in expand_grid(spec, profile)}
+    assert seeds["gazetteer-len[max_length=2]"] == (0, 1, 2) and seeds["gazetteer"] == (0, 1) == seeds["capitalised"]
+    # --seeds on the command line still sets every system's seeds.
+    assert {variant_suite(spec, v, profile, None, [5]).seeds for v in expand_grid(spec, profile)} == {(5,)}
 
 
 def test_unknown_study_suggests_close_names() -> None:
