@@ -82,17 +82,22 @@ def diff_sentence(rows: Sequence[DiffRow], alpha: float = 0.05) -> str:
     """One sentence for one (pair, condition): pooled estimate, CI, p and the per-language tally."""
     pooled = next(r for r in rows if r.lang == POOLED)
     langs = [r for r in rows if r.lang != POOLED]
+    # For ΔF1 a's advantage is a smaller drop (a negative difference); for F1 a higher score.
+    sign = -1.0 if pooled.kind == "delta-f1-difference" else 1.0
+    better = sum(sign * r.estimate > 0 for r in langs)
     if pooled.kind == "delta-f1-difference":
-        better = sum(r.estimate < 0 for r in langs)
         tally = f"lower drop in {better} of {len(langs)} languages"
     else:
-        better = sum(r.estimate > 0 for r in langs)
         tally = f"{pooled.a} higher in {better} of {len(langs)} languages"
-    significant = sum((r.p_holm or 1.0) <= alpha for r in langs)
+    significant = [r for r in langs if (r.p_holm or 1.0) <= alpha]
+    significant_for = sum(sign * r.estimate > 0 for r in significant)
+    # A significant language against a's advantage must not read as evidence for it.
+    against = len(significant) - significant_for
+    other_way = f"; {against} significant the other way" if against else ""
     return (
         f"{pooled.a} − {pooled.b} {_what(pooled)} {_condition_phrase(pooled)}: "
         f"{_ci(pooled.estimate, pooled.low, pooled.high)}, {p_is(pooled.p)}; {tally} "
-        f"({significant} significant after Holm at {alpha:g})"
+        f"({significant_for} significant after Holm at {alpha:g}{other_way})"
     )
 
 
@@ -141,7 +146,8 @@ def coverage_sentence(result: StudyResult) -> str:
     for point in result.run.points.values():
         for dataset, lang in point.runs:
             grid.setdefault(f"{dataset}/{lang}" if len({d for d, _ in point.runs}) > 1 else lang, None)
-    answered = {r.lang for c in result.comparisons for r in (*c.rows, *c.trends) if r.lang != POOLED}
+    answered = {r.lang for c in result.comparisons for r in c.rows if r.lang != POOLED}
+    answered |= {t.lang for c in result.comparisons for t in c.trends if t.lang != POOLED}
     missing = [lang for lang in grid if lang not in answered]
     if not missing:
         return ""
@@ -227,7 +233,9 @@ def delta_bars(result: ComparisonResult) -> Figure | None:
     fig, ax = plt.subplots(figsize=(max(5.0, 1.2 * len(conditions) + 2), 3.4))
     width = 0.8 / len(systems)
     for j, system in enumerate(systems):
-        xs, ys, errs = [], [], [[], []]
+        xs: list[float] = []
+        ys: list[float] = []
+        errs: list[list[float]] = [[], []]
         for i, cond in enumerate(conditions):
             row = next((r for r in rows if r.condition == cond and system in (r.a, r.b)), None)
             if row is None:
@@ -361,8 +369,13 @@ def _seconds(value: float) -> str:
 def _cpu_line(result: StudyResult) -> str:
     line = (
         f"CPU time of the study's runs: {_seconds(result.cpu_seconds)} (fits included, as recorded by `xner study`); "
-        f"evaluation time of the cells used: {_seconds(result.cell_seconds)}; this invocation: {_seconds(result.run.cpu_seconds)}."
+        f"evaluation time of the cells used: {_seconds(result.cell_seconds)}"
     )
+    # Only an invocation that ran something has a cost worth stating; a look-up-only render would
+    # otherwise rewrite the committed report with a new fraction of a second every time.
+    if any(point.cpu_seconds > 0 for point in result.run.points.values()):
+        line += f"; this invocation: {_seconds(result.run.cpu_seconds)}"
+    line += "."
     if result.untimed_runs:
         line += f" Runs made outside `xner study` have no recorded CPU time: {', '.join(result.untimed_runs)}."
     return line

@@ -12,7 +12,9 @@ from harness.cli import app
 from harness.errors import ConfigError
 from harness.store import CLEAN, ResultStore
 from harness.studies import available_studies, load_study
+from harness.studies.analysis import POOLED, DiffRow
 from harness.studies.run import expand_grid, resolve_pair
+from leaderboards.study_report import diff_sentence
 
 runner = CliRunner()
 TOY = Path(__file__).parents[1] / "fixtures" / "toy_study.toml"
@@ -185,6 +187,7 @@ def test_xner_study_end_to_end_on_the_smoke_sample(tmp_path: Path) -> None:
     assert runs["gazetteer"]["hau"] in rows[0] and runs["capitalised"]["hau"] in rows[0]
     assert runs["gazetteer"]["swa"] not in rows[0] and all(r in rows[3] for r in runs["gazetteer"].values())
     assert "agrees" in report and "made up for the test" in report and "CPU time of the study's runs" in report
+    assert "this invocation:" in report  # it trained and evaluated, so it states what that cost
     # Plots: F1 bars, ΔF1 bars, F1 vs severity (char-typos at 1 and 3), trend.
     pngs = sorted(p.name for p in (out / "toy-study.v1_files").glob("*.png"))
     assert pngs == ["gazetteer-vs-capitalised-f1-bars.png", "robustness-delta-bars.png", "robustness-severity.png", "trend-gazetteer-len-trend.png"]
@@ -200,7 +203,10 @@ def test_xner_study_end_to_end_on_the_smoke_sample(tmp_path: Path) -> None:
         assert len(s.cells()) == cells_before
     only = runner.invoke(app, [*args, "--report-only"])
     assert only.exit_code == 0 and "running" not in only.output
-    assert re.search(r"^\*\*Answer\.\*\* (.+)$", (out / "toy-study.v1.md").read_text(encoding="utf-8"), flags=re.M).group(1) == answer.group(1)  # type: ignore[union-attr]
+    rendered = (out / "toy-study.v1.md").read_text(encoding="utf-8")
+    assert re.search(r"^\*\*Answer\.\*\* (.+)$", rendered, flags=re.M).group(1) == answer.group(1)  # type: ignore[union-attr]
+    # A look-up-only render has no cost of its own, so re-rendering does not rewrite a committed report.
+    assert "this invocation" not in rendered
 
 
 def test_xner_study_report_only_without_results_says_what_is_missing(tmp_path: Path) -> None:
@@ -498,3 +504,21 @@ def test_a_trend_over_an_ensemble_names_the_teachers_each_value_used(tmp_path: P
     report = (out / "toy-study.v1.md").read_text(encoding="utf-8")
     assert ("1: eng 1.00 (500 entities labelled); 2: swa 0.60, eng 0.40 (400 entities labelled); "
             "3: swa 0.50, yor 0.30, eng 0.20 (300 entities labelled)") in report
+
+
+def _diff_row(lang: str, estimate: float, p_holm: float | None) -> DiffRow:
+    return DiffRow(
+        comparison="c", kind="delta-f1-difference", a="x@e5", b="x@offline", condition="char-typos.v1",
+        lang=lang, estimate=estimate, low=estimate - 1, high=estimate + 1, p=0.01, p_holm=p_holm,
+        n_sentences=10, a_value=0.0, a_low=0.0, a_high=0.0, b_value=0.0, b_low=0.0, b_high=0.0,
+        seeds=1, seed_sd=None, bootstrap_se=1.0, dominant="sentences", run_ids=(),
+    )
+
+
+def test_answer_sentence_counts_significant_languages_against_the_advantage_apart() -> None:
+    # ΔF1: a positive difference is a larger drop for a, so a significant one is evidence against a.
+    rows = [_diff_row("ibo", 4.0, 0.5), _diff_row("swa", 6.0, 0.002), _diff_row("yor", -2.0, 0.01), _diff_row(POOLED, 4.8, None)]
+    sentence = diff_sentence(rows)
+    assert "lower drop in 1 of 3 languages (1 significant after Holm at 0.05; 1 significant the other way)" in sentence
+    agreeing = [_diff_row("ibo", -4.0, 0.01), _diff_row(POOLED, -4.0, None)]
+    assert diff_sentence(agreeing).endswith("lower drop in 1 of 1 languages (1 significant after Holm at 0.05)")
