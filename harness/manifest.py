@@ -152,7 +152,13 @@ class RunManifest:
     environment: tuple[tuple[str, str], ...] = ()  # machine_environment(); recorded, not matched
 
     def to_dict(self) -> dict[str, Any]:
-        return json.loads(canonical_json(asdict(self)))  # type: ignore[no-any-return]
+        data: dict[str, Any] = json.loads(canonical_json(asdict(self)))
+        if not self.environment:
+            # Manifests stored before the environment was recorded have no such key; leaving an
+            # empty one out keeps their run_id through from_dict, so an interrupted old run resumes
+            # under its own id (with the key, the same grid point would hash to a new id).
+            del data["environment"]
+        return data
 
     @property
     def run_id(self) -> str:

@@ -251,8 +251,14 @@ def _language_run(
         # An interrupted run of the same grid point made from another checkout: resume it under its
         # own id, so the cells it finished are kept (a fresh id would recompute all of them).
         made = store.manifest(partial)
-        say(f"{label}: resuming incomplete run {partial} (made at revision {str(made.get('git_revision', ''))[:12] or 'unknown'})")
-        manifest = RunManifest.from_dict(made)
+        resumed = RunManifest.from_dict(made)
+        if resumed.run_id == partial:
+            say(f"{label}: resuming incomplete run {partial} (made at revision {str(made.get('git_revision', ''))[:12] or 'unknown'})")
+            manifest = resumed
+        else:
+            # Resuming under another id would store new cells beside a stale manifest (old revision,
+            # no machine) and leave the interrupted run half-empty: run afresh instead.
+            say(f"{label}: cannot resume incomplete run {partial}: its stored manifest no longer hashes to its id; running {manifest.run_id}")
     else:
         say(f"{label}: running {manifest.run_id}")
     cpu0, wall0 = _cpu(), time.perf_counter()

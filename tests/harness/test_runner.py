@@ -150,6 +150,24 @@ def test_manifest_run_id_is_stable_and_sensitive_to_parameters() -> None:
     assert dict(c.systems[0].params)["case_fold"] is True
 
 
+def test_a_stored_manifest_keeps_its_run_id_through_from_dict_also_from_before_the_environment_was_recorded() -> None:
+    """A study resumes an interrupted run by rebuilding its stored manifest; a different id would
+    store the new cells beside a stale manifest. Manifests written before the machine environment
+    was recorded have no such key, and their id was hashed without it."""
+    import hashlib
+
+    from harness.manifest import RunManifest, canonical_json
+
+    current = smoke_manifest(["gazetteer"])
+    assert current.environment  # the runner records the machine
+    assert RunManifest.from_dict(current.to_dict()).run_id == current.run_id
+    older = current.to_dict()
+    del older["environment"]
+    older_id = hashlib.sha256(canonical_json(older).encode()).hexdigest()[:16]
+    assert RunManifest.from_dict(older).run_id == older_id
+    assert RunManifest.from_dict(older).to_dict() == older
+
+
 def test_parse_suite_rejects_unknown_keys() -> None:
     with pytest.raises(ValueError, match="unknown suite key"):
         parse_suite({"name": "x", "systems": [], "datasets": [], "sistems": []})

@@ -456,6 +456,38 @@ def test_an_interrupted_run_from_an_older_checkout_is_resumed_not_recomputed(tmp
     conn.close()
 
 
+def test_an_interrupted_run_whose_manifest_no_longer_hashes_to_its_id_is_run_afresh_not_resumed_under_another_id(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import json
+    import sqlite3
+
+    import harness.runner
+
+    store, out = tmp_path / "r.sqlite", tmp_path / "studies"
+    args = ["study", str(TOY), "--store", str(store), "--out", str(out), "--no-progress", "--resamples", "100", "--trials", "100", "--seeds", "0", "--languages", "hau", "--only", "gazetteer"]
+    with monkeypatch.context() as older_checkout:
+        older_checkout.setattr(harness.runner, "git_revision", lambda: "0123456789abcdef")
+        assert runner.invoke(app, args).exit_code == 0
+    gazetteer = _grid_run_ids((out / "toy-study.v1.md").read_text(encoding="utf-8"))["gazetteer"]["hau"]
+    conn = sqlite3.connect(store)
+    conn.execute("DELETE FROM cells WHERE run_id=? AND perturbation != ?", (gazetteer, CLEAN))  # as if interrupted
+    made = json.loads(conn.execute("SELECT manifest FROM runs WHERE run_id=?", (gazetteer,)).fetchone()[0])
+    del made["environment"]  # recorded, not matched: the same grid point, but no longer its id's hash
+    conn.execute("UPDATE runs SET manifest=? WHERE run_id=?", (json.dumps(made), gazetteer))
+    conn.commit()
+    conn.close()
+
+    again = runner.invoke(app, args)
+    assert again.exit_code == 0, again.output
+    assert f"gazetteer (hau): cannot resume incomplete run {gazetteer}: its stored manifest no longer hashes to its id; running " in again.output
+    fresh = _grid_run_ids((out / "toy-study.v1.md").read_text(encoding="utf-8"))["gazetteer"]["hau"]
+    assert fresh != gazetteer
+    with ResultStore(store) as s:
+        assert s.manifest(fresh)["environment"] and s.manifest(fresh)["git_revision"] != "0123456789abcdef"
+        assert s.cells(run_id=fresh, status="done")
+
+
 def test_forget_deletes_every_row_of_a_run_and_the_study_computes_it_again(tmp_path: Path) -> None:
     import sqlite3
 
