@@ -247,9 +247,10 @@ def _language_run(
         say(f"{label}: {'incomplete run ' + partial if partial else 'no stored run'} ({look_up_only}: not running)")
         return stored_run(partial, "incomplete" if partial else "missing")
     partial = find_stored_run(store, manifest, complete_only=False)
-    if partial is not None and partial != manifest.run_id:
+    if partial is not None and partial != manifest.run_id and store.cells(run_id=partial, status="done"):
         # An interrupted run of the same grid point made from another checkout: resume it under its
-        # own id, so the cells it finished are kept (a fresh id would recompute all of them).
+        # own id, so the cells it finished are kept (a fresh id would recompute all of them). One
+        # that finished nothing has nothing to keep, and a fresh run records this checkout and machine.
         made = store.manifest(partial)
         resumed = RunManifest.from_dict(made)
         if resumed.run_id == partial:

@@ -488,6 +488,32 @@ def test_an_interrupted_run_whose_manifest_no_longer_hashes_to_its_id_is_run_afr
         assert s.cells(run_id=fresh, status="done")
 
 
+def test_an_interrupted_older_run_that_finished_nothing_is_not_resumed_so_the_new_run_records_this_checkout(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sqlite3
+
+    import harness.runner
+
+    store, out = tmp_path / "r.sqlite", tmp_path / "studies"
+    args = ["study", str(TOY), "--store", str(store), "--out", str(out), "--no-progress", "--resamples", "100", "--trials", "100", "--seeds", "0", "--languages", "hau", "--only", "gazetteer"]
+    with monkeypatch.context() as older_checkout:
+        older_checkout.setattr(harness.runner, "git_revision", lambda: "0123456789abcdef")
+        assert runner.invoke(app, args).exit_code == 0
+    older = _grid_run_ids((out / "toy-study.v1.md").read_text(encoding="utf-8"))["gazetteer"]["hau"]
+    conn = sqlite3.connect(store)
+    conn.execute("DELETE FROM cells WHERE run_id=?", (older,))  # interrupted while fitting
+    conn.commit()
+    conn.close()
+
+    again = runner.invoke(app, args)
+    assert again.exit_code == 0, again.output
+    assert "resuming" not in again.output and "gazetteer (hau): running " in again.output
+    fresh = _grid_run_ids((out / "toy-study.v1.md").read_text(encoding="utf-8"))["gazetteer"]["hau"]
+    with ResultStore(store) as s:
+        assert fresh != older and s.manifest(fresh)["git_revision"] != "0123456789abcdef"
+
+
 def test_forget_deletes_every_row_of_a_run_and_the_study_computes_it_again(tmp_path: Path) -> None:
     import sqlite3
 
