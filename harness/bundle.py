@@ -37,6 +37,7 @@ _KEY = ("run_id", "system", "dataset", "lang", "split", "perturbation", "params_
 _COLUMNS: dict[str, tuple[str, ...]] = {
     "runs": ("run_id", "suite", "manifest", "harness_version", "scorer_version", "created_at"),
     "run_timings": ("run_id", "cpu_seconds", "wall_seconds"),
+    "run_resumptions": ("run_id", "git_revision", "environment", "resumed_at"),
     "cells": (*_KEY, "system_fingerprint", "perturbation_params", "status", "error", "n_sentences", "n_changed",
               "seconds", "finished_at"),
     "cell_counts": (*_KEY, "entity_type", "tp", "fp", "fn"),
@@ -50,6 +51,7 @@ _CELL_TABLES = ("cell_counts", "sentence_results", "robustness", "attack_summari
 _ORDER: dict[str, tuple[str, ...]] = {
     "runs": ("run_id",),
     "run_timings": ("run_id",),
+    "run_resumptions": ("run_id", "git_revision", "environment"),
     "cells": _KEY,
     "cell_counts": (*_KEY, "entity_type"),
     "sentence_results": (*_KEY, "position"),
@@ -215,6 +217,10 @@ def merge_bundle(store: ResultStore, path: str | Path) -> MergeSummary:
         known_runs = {r["run_id"] for r in tables["runs"]}
         timings = [t for t in tables["run_timings"] if conn.execute("SELECT 1 FROM run_timings WHERE run_id=?", (t["run_id"],)).fetchone() is None]
         _insert(conn, "run_timings", timings)
+        conn.executemany(
+            "INSERT OR IGNORE INTO run_resumptions VALUES (?, ?, ?, ?)",
+            [tuple(r[c] for c in _COLUMNS["run_resumptions"]) for r in tables["run_resumptions"]],
+        )
         where = " AND ".join(f"{c}=?" for c in _KEY)
         for cell in tables["cells"]:
             key = _key(cell)

@@ -346,6 +346,11 @@ class Runner:
                     task = self._plan(system_config, dataset, seed, summary)
                     if task is not None:
                         tasks.append(task)
+        here = (git_revision(), machine_environment())
+        if tasks and (manifest.git_revision, tuple(manifest.environment)) != here:
+            # An interrupted run resumed from another checkout or machine: its manifest keeps what it
+            # was made at, so where the rest of its cells are computed is recorded beside it.
+            self.store.record_resumption(run_id, here[0], dict(here[1]))
         executor = self.executor if self.executor is not None else LocalExecutor(self._perturbations)
         # Marked active until it returns or raises: a process that dies (kill -9, os._exit in a
         # system) leaves the mark, and the next run says what was interrupted.

@@ -99,6 +99,10 @@ CREATE TABLE IF NOT EXISTS attack_summaries (
 CREATE TABLE IF NOT EXISTS run_timings (
     run_id TEXT PRIMARY KEY, cpu_seconds REAL NOT NULL, wall_seconds REAL NOT NULL
 );
+CREATE TABLE IF NOT EXISTS run_resumptions (
+    run_id TEXT NOT NULL, git_revision TEXT NOT NULL, environment TEXT NOT NULL, resumed_at TEXT NOT NULL,
+    PRIMARY KEY (run_id, git_revision, environment)
+);
 CREATE INDEX IF NOT EXISTS cells_by_system ON cells (system, dataset, lang);
 CREATE INDEX IF NOT EXISTS counts_by_system ON cell_counts (system, dataset, lang, perturbation);
 """
@@ -252,7 +256,9 @@ class ResultStore:
             )
 
     # Every table holding rows of a run, children first (``runs`` last).
-    _RUN_TABLES = ("sentence_results", "cell_counts", "robustness", "attack_summaries", "fit_reports", "run_timings", "cells", "runs")
+    _RUN_TABLES = (
+        "sentence_results", "cell_counts", "robustness", "attack_summaries", "fit_reports", "run_timings", "run_resumptions", "cells", "runs",
+    )
 
     def forget_run(self, run_id: str) -> dict[str, int]:
         """Delete a run and every row stored under it, in one transaction; rows removed per table.
@@ -513,6 +519,22 @@ class ResultStore:
                 " cpu_seconds = cpu_seconds + excluded.cpu_seconds, wall_seconds = wall_seconds + excluded.wall_seconds",
                 (run_id, cpu_seconds, wall_seconds),
             )
+
+    def record_resumption(self, run_id: str, git_revision: str, environment: Mapping[str, str]) -> None:
+        """Note that ``run_id`` computed cells at another checkout or on another machine than its
+        manifest records (an interrupted run resumed later), once per (revision, machine)."""
+        with self.transaction() as conn:
+            conn.execute(
+                "INSERT OR IGNORE INTO run_resumptions VALUES (?, ?, ?, ?)",
+                (run_id, git_revision, json.dumps(dict(environment), sort_keys=True), _now()),
+            )
+
+    def resumptions(self, run_id: str) -> list[tuple[str, dict[str, str]]]:
+        """(git revision, environment) of each later checkout or machine that computed cells of ``run_id``."""
+        rows = self._conn.execute(
+            "SELECT git_revision, environment FROM run_resumptions WHERE run_id=? ORDER BY resumed_at", (run_id,)
+        ).fetchall()
+        return [(str(row[0]), json.loads(row[1])) for row in rows]
 
     def run_times(self, run_ids: Iterable[str]) -> dict[str, tuple[float, float]]:
         """(cpu, wall) seconds recorded per run id; runs made outside studies have none."""

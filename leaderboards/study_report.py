@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harness.studies.analysis import POOLED, ComparisonResult, DiffRow, StudyResult, TrendRow, agreement, direction
+from harness.studies.run import LanguageRun
 from leaderboards.render import html_page, html_table
 from leaderboards.report import Figure, _png
 
@@ -392,9 +393,21 @@ def _grid_rows(result: StudyResult) -> list[list[str]]:
         for (dataset, lang), run in point.runs.items():
             rows.append([
                 point.variant.id, point.variant.system, f"{dataset}/{lang}" if multi_dataset else lang,
-                run.run_id or "—", run.status, run.git_revision[:12] or "—", run.environment or "—", run.error[:200],
+                run.run_id or "—", run.status, *_made_at(run), run.error[:200],
             ])
     return rows
+
+
+def _made_at(run: LanguageRun) -> tuple[str, str]:
+    """The git revision and machine a run was made at, and those that resumed it after an interruption."""
+    revision, machine = run.git_revision[:12] or "—", run.environment or "—"
+    later_revisions = list(dict.fromkeys(r[:12] for r, _ in run.resumed if r[:12] != revision[:12]))
+    later_machines = list(dict.fromkeys(m for _, m in run.resumed if m != machine))
+    if later_revisions:
+        revision += f" (resumed at {', '.join(later_revisions)})"
+    if later_machines:
+        machine += f" (resumed on {'; '.join(later_machines)})"
+    return revision, machine
 
 
 def _machines_line(result: StudyResult) -> str:

@@ -53,6 +53,8 @@ class LanguageRun:
     error: str = ""
     git_revision: str = ""  # of the run itself (a reused run's may be older than the checkout's)
     environment: str = ""  # environment_label() of the machine the run was made on
+    # (git revision, environment_label()) of each later checkout or machine that resumed it
+    resumed: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass
@@ -228,7 +230,10 @@ def _language_run(
         if run_id is None:
             return LanguageRun(None, status)
         made = store.manifest(run_id)
-        found = LanguageRun(run_id, status, git_revision=str(made.get("git_revision", "")), environment=environment_label(made.get("environment")))
+        found = LanguageRun(
+            run_id, status, git_revision=str(made.get("git_revision", "")), environment=environment_label(made.get("environment")),
+            resumed=tuple((revision, environment_label(env)) for revision, env in store.resumptions(run_id)),
+        )
         if status == "incomplete":  # why, as stored: the report shows it also when only looking runs up
             by_error: dict[str, list[str]] = {}
             for cell in store.cells(run_id=run_id, status="failed"):

@@ -454,6 +454,16 @@ def test_an_interrupted_run_from_an_older_checkout_is_resumed_not_recomputed(tmp
     conn = sqlite3.connect(store)
     assert conn.execute("SELECT COUNT(*) FROM runs").fetchone()[0] == runs_before  # no fresh run beside it
     conn.close()
+    # The manifest keeps the revision it was made at; the grid names the checkout that finished it,
+    # also after the run travels in a bundle.
+    here = harness.runner.git_revision()[:12]
+    assert f"| hau | {gazetteer} | computed | 0123456789ab (resumed at {here}) |" in report
+    bundle = tmp_path / "b.jsonl.gz"
+    assert runner.invoke(app, ["bundle", str(bundle), "--run", gazetteer, "--store", str(store)]).exit_code == 0
+    elsewhere = tmp_path / "elsewhere.sqlite"
+    assert runner.invoke(app, ["merge", str(bundle), "--store", str(elsewhere)]).exit_code == 0
+    with ResultStore(elsewhere) as merged:
+        assert [revision[:12] for revision, _ in merged.resumptions(gazetteer)] == [here]
 
 
 def test_an_interrupted_run_whose_manifest_no_longer_hashes_to_its_id_is_run_afresh_not_resumed_under_another_id(
