@@ -400,8 +400,12 @@ def _grid_rows(result: StudyResult) -> list[list[str]]:
 
 def _made_at(run: LanguageRun) -> tuple[str, str]:
     """The git revision and machine a run was made at, and those that resumed it after an interruption."""
-    revision, machine = run.git_revision[:12] or "—", run.environment or "—"
-    later_revisions = list(dict.fromkeys(r[:12] for r, _ in run.resumed if r[:12] != revision[:12]))
+    def short(rev: str) -> str:  # a 12-character hash, keeping a "+dirty" mark
+        commit, plus, rest = rev.partition("+")
+        return commit[:12] + plus + rest
+
+    revision, machine = short(run.git_revision) or "—", run.environment or "—"
+    later_revisions = list(dict.fromkeys(short(r) for r, _ in run.resumed if short(r) != revision))
     later_machines = list(dict.fromkeys(m for _, m in run.resumed if m != machine))
     if later_revisions:
         revision += f" (resumed at {', '.join(later_revisions)})"
