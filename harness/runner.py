@@ -346,8 +346,8 @@ class Runner:
                     task = self._plan(system_config, dataset, seed, summary)
                     if task is not None:
                         tasks.append(task)
-        here = (git_revision(), machine_environment())
-        if tasks and (manifest.git_revision, tuple(manifest.environment)) != here:
+        here = (git_revision(), machine_environment()) if tasks else None  # git only when there is work
+        if here is not None and (manifest.git_revision, tuple(manifest.environment)) != here:
             # An interrupted run resumed from another checkout or machine: its manifest keeps what it
             # was made at, so where the rest of its cells are computed is recorded beside it.
             self.store.record_resumption(run_id, here[0], dict(here[1]))

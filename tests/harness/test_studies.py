@@ -466,12 +466,8 @@ def test_an_interrupted_run_from_an_older_checkout_is_resumed_not_recomputed(tmp
         assert [revision[:12] for revision, _ in merged.resumptions(gazetteer)] == [here]
 
 
-def test_an_interrupted_run_whose_manifest_no_longer_hashes_to_its_id_is_run_afresh_not_resumed_under_another_id(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    import json
-    import sqlite3
-
+def _gazetteer_run_from_an_older_checkout(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, list[str], str]:
+    """A toy-study run of the gazetteer on hau made at revision 0123456789abcdef: (store, args, run id)."""
     import harness.runner
 
     store, out = tmp_path / "r.sqlite", tmp_path / "studies"
@@ -479,7 +475,17 @@ def test_an_interrupted_run_whose_manifest_no_longer_hashes_to_its_id_is_run_afr
     with monkeypatch.context() as older_checkout:
         older_checkout.setattr(harness.runner, "git_revision", lambda: "0123456789abcdef")
         assert runner.invoke(app, args).exit_code == 0
-    gazetteer = _grid_run_ids((out / "toy-study.v1.md").read_text(encoding="utf-8"))["gazetteer"]["hau"]
+    return store, args, _grid_run_ids((out / "toy-study.v1.md").read_text(encoding="utf-8"))["gazetteer"]["hau"]
+
+
+def test_an_interrupted_run_whose_manifest_no_longer_hashes_to_its_id_is_run_afresh_not_resumed_under_another_id(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import json
+    import sqlite3
+
+    store, args, gazetteer = _gazetteer_run_from_an_older_checkout(tmp_path, monkeypatch)
+    out = tmp_path / "studies"
     conn = sqlite3.connect(store)
     conn.execute("DELETE FROM cells WHERE run_id=? AND perturbation != ?", (gazetteer, CLEAN))  # as if interrupted
     made = json.loads(conn.execute("SELECT manifest FROM runs WHERE run_id=?", (gazetteer,)).fetchone()[0])
@@ -503,14 +509,8 @@ def test_an_interrupted_older_run_that_finished_nothing_is_not_resumed_so_the_ne
 ) -> None:
     import sqlite3
 
-    import harness.runner
-
-    store, out = tmp_path / "r.sqlite", tmp_path / "studies"
-    args = ["study", str(TOY), "--store", str(store), "--out", str(out), "--no-progress", "--resamples", "100", "--trials", "100", "--seeds", "0", "--languages", "hau", "--only", "gazetteer"]
-    with monkeypatch.context() as older_checkout:
-        older_checkout.setattr(harness.runner, "git_revision", lambda: "0123456789abcdef")
-        assert runner.invoke(app, args).exit_code == 0
-    older = _grid_run_ids((out / "toy-study.v1.md").read_text(encoding="utf-8"))["gazetteer"]["hau"]
+    store, args, older = _gazetteer_run_from_an_older_checkout(tmp_path, monkeypatch)
+    out = tmp_path / "studies"
     conn = sqlite3.connect(store)
     conn.execute("DELETE FROM cells WHERE run_id=?", (older,))  # interrupted while fitting
     conn.commit()
