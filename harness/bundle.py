@@ -4,8 +4,10 @@ A bundle (``xner bundle OUT``) carries, for the chosen runs, everything the lead
 tables and study reports are computed from: run manifests and timings, cells (with their failure
 reasons), per-type counts, robustness rows, adversarial-search summaries and the per-sentence counts
 that paired bootstraps and randomisation tests resample. It leaves out every token, gold tag and
-predicted tag, and the fit reports (an LLM's few-shot demonstrations are training sentences), so a
-bundle can be committed or sent where the datasets' licences do not let the text go.
+predicted tag, and of the fit reports it keeps only named numeric fields (``FIT_REPORT_FIELDS``: the
+teacher weights a study report shows); the rest may quote text (an LLM's few-shot demonstrations
+are training sentences, its parse problems name entities). So a bundle can be committed or sent
+where the datasets' licences do not let the text go.
 ``xner merge BUNDLE`` adds it to a store: a study then reuses the merged runs instead of retraining
 (``harness/studies/run.py`` reuses any complete run with the same manifest), and
 ``xner study --report-only`` renders from them. Cells merged from a bundle have no text, so the
@@ -30,7 +32,12 @@ from harness.errors import ConfigError, DataFormatError
 from harness.store import SCHEMA_VERSION, ResultStore
 
 FORMAT = "xner-bench results bundle"
-VERSION = 1
+VERSION = 2  # 2: fit_reports (their numeric fields)
+READABLE_VERSIONS = (1, 2)  # a version-1 bundle is a version-2 one without fit reports
+
+# Per-target fields of a fit report (``fit_report.<lang>.<field>``) that a bundle carries: numbers,
+# or mappings of source names to numbers. ``harness/studies/analysis.py:ensemble_by_x`` reads them.
+FIT_REPORT_FIELDS = ("teacher_weights", "teacher_entities")
 
 _KEY = ("run_id", "system", "dataset", "lang", "split", "perturbation", "params_hash", "seed")
 # table → the columns a bundle carries (text columns of sentence_results are left out on purpose).
@@ -46,6 +53,7 @@ _COLUMNS: dict[str, tuple[str, ...]] = {
                    "relative_drop", "clean_recall", "perturbed_recall", "recall_drop", "consistency",
                    "delta_ci_low", "delta_ci_high"),
     "attack_summaries": (*_KEY, "summary"),
+    "fit_reports": ("run_id", "system", "dataset", "seed", "report"),
 }
 _CELL_TABLES = ("cell_counts", "sentence_results", "robustness", "attack_summaries")
 _ORDER: dict[str, tuple[str, ...]] = {
@@ -57,6 +65,7 @@ _ORDER: dict[str, tuple[str, ...]] = {
     "sentence_results": (*_KEY, "position"),
     "robustness": _KEY,
     "attack_summaries": _KEY,
+    "fit_reports": ("run_id", "system", "dataset", "seed"),
 }
 
 
@@ -117,6 +126,8 @@ def write_bundle(
             rows += store.execute(
                 f"SELECT {', '.join(columns)} FROM {table} WHERE run_id IN ({','.join('?' for _ in chunk)})", chunk
             )
+        if table == "fit_reports":
+            rows = [dict(r, report=json.dumps(kept, sort_keys=True)) for r in rows if (kept := text_free_fit_report(json.loads(r["report"])))]
         rows.sort(key=lambda r: tuple(r[c] for c in _ORDER[table]))
         counts[table] = len(rows)
         lines += [json.dumps({"table": table, "row": row}, ensure_ascii=False, sort_keys=True) for row in rows]
@@ -129,6 +140,32 @@ def write_bundle(
     tmp.write_bytes(buffer.getvalue())
     tmp.replace(out)  # atomic: an interrupted export never leaves half a bundle under the real name
     return BundleSummary(out, len(chosen), counts["cells"], counts["sentence_results"])
+
+
+def _numeric(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def text_free_fit_report(report: Any) -> dict[str, Any]:
+    """The ``FIT_REPORT_FIELDS`` of a stored fit report, per target language; {} when it has none.
+
+    >>> text_free_fit_report({"fit_report": {"twi": {"teacher_weights": {"eng": 0.4, "ibo": 0.6},
+    ...     "teacher_entities": 414, "demonstrations": ["Kofi ba ha"]}, "teacher": {"loss": "n/a"}}})
+    {'fit_report': {'twi': {'teacher_weights': {'eng': 0.4, 'ibo': 0.6}, 'teacher_entities': 414}}}
+    """
+    by_target = report.get("fit_report") if isinstance(report, dict) else None
+    kept: dict[str, Any] = {}
+    for lang, fields in (by_target or {}).items() if isinstance(by_target, dict) else ():
+        if not isinstance(fields, dict):
+            continue
+        one = {}
+        for name in FIT_REPORT_FIELDS:
+            value = fields.get(name)
+            if _numeric(value) or (isinstance(value, dict) and value and all(_numeric(v) for v in value.values())):
+                one[name] = value
+        if one:
+            kept[lang] = one
+    return {"fit_report": kept} if kept else {}
 
 
 def read_bundle(path: str | Path) -> dict[str, list[dict[str, Any]]]:
@@ -165,8 +202,10 @@ def read_bundle(path: str | Path) -> dict[str, list[dict[str, Any]]]:
 def _check_header(item: Any, path: Path) -> None:
     if not isinstance(item, dict) or item.get("format") != FORMAT:
         raise DataFormatError(f"the first line is not a {FORMAT!r} header", path=path, line=1)
-    if item.get("version") != VERSION:
-        raise DataFormatError(f"bundle format version {item.get('version')!r}; this xner-bench reads {VERSION}", path=path, line=1)
+    if item.get("version") not in READABLE_VERSIONS:
+        raise DataFormatError(
+            f"bundle format version {item.get('version')!r}; this xner-bench reads {', '.join(map(str, READABLE_VERSIONS))}", path=path, line=1
+        )
     if item.get("schema") != SCHEMA_VERSION:
         raise DataFormatError(
             f"written from a result store of schema {item.get('schema')!r}; this xner-bench's store is schema {SCHEMA_VERSION}",
@@ -221,6 +260,14 @@ def merge_bundle(store: ResultStore, path: str | Path) -> MergeSummary:
             "INSERT OR IGNORE INTO run_resumptions VALUES (?, ?, ?, ?)",
             [tuple(r[c] for c in _COLUMNS["run_resumptions"]) for r in tables["run_resumptions"]],
         )
+        for report in tables["fit_reports"]:
+            if report["run_id"] not in known_runs:
+                raise DataFormatError(f"a fit report belongs to run {report['run_id']}, which the bundle does not hold", path=path)
+        # A store's own fit report is the full one: a bundle's (numeric fields only) fills gaps.
+        conn.executemany(
+            "INSERT OR IGNORE INTO fit_reports VALUES (?, ?, ?, ?, ?)",
+            [tuple(r[c] for c in _COLUMNS["fit_reports"]) for r in tables["fit_reports"]],
+        )
         where = " AND ".join(f"{c}=?" for c in _KEY)
         for cell in tables["cells"]:
             key = _key(cell)
@@ -239,4 +286,4 @@ def merge_bundle(store: ResultStore, path: str | Path) -> MergeSummary:
     return MergeSummary(runs_added, runs_present, cells_added, cells_kept)
 
 
-__all__ = ["BundleSummary", "MergeSummary", "merge_bundle", "read_bundle", "write_bundle"]
+__all__ = ["FIT_REPORT_FIELDS", "BundleSummary", "MergeSummary", "merge_bundle", "read_bundle", "text_free_fit_report", "write_bundle"]

@@ -29,6 +29,8 @@ A study is a TOML file (bundled ones live beside this module, versioned ``name.v
     [profiles.cpu]                        # merged over [grid] with --profile cpu (the default)
     languages = ["hau", "yor"]
     system_params = { ts-multi-k = { epochs = 1 } }
+    system_seeds.direct-transfer = [0, 1, 2]  # more seeds for one system (paired systems alike)
+    language_seeds.yor = [0, 1, 2]        # more seeds for every system on one language
 
     [[comparisons]]
     kind = "delta-f1-difference"          # or "f1-difference", "trend"
@@ -119,10 +121,16 @@ class Profile:
     # Seeds per system entry (over ``seeds``): the systems this budget affords at several seeds.
     # Systems a comparison pairs must get the same seeds (checked at load time).
     system_seeds: Mapping[str, tuple[int, ...]] = field(default_factory=dict)
+    # Seeds per target language (over ``seeds``, under ``system_seeds``): the languages where every
+    # system of the grid is affordable at several seeds. A language's run holds its own seeds; the
+    # pooled rows of the report pool the seeds every language has.
+    language_seeds: Mapping[str, tuple[int, ...]] = field(default_factory=dict)
     description: str = ""
 
-    def seeds_for(self, system_id: str, grid_seeds: tuple[int, ...]) -> tuple[int, ...]:
-        return self.system_seeds.get(system_id) or self.seeds or grid_seeds
+    def seeds_for(self, system_id: str, grid_seeds: tuple[int, ...], lang: str | None = None) -> tuple[int, ...]:
+        """A system entry's seeds, on one language (``lang``) or on the grid as a whole."""
+        by_language = self.language_seeds.get(lang) if lang is not None else None
+        return self.system_seeds.get(system_id) or by_language or self.seeds or grid_seeds
 
 
 @dataclass(frozen=True, slots=True)
@@ -235,7 +243,7 @@ _TOP = ("name", "question", "description", "grid", "profiles", "comparisons")
 _GRID = ("seeds", "backbones", "max_sentences", "shared", "systems", "datasets", "perturbations")
 _SYSTEM = ("name", "id", "params", "vary")
 _DATASET = ("name", "split", "languages")
-_PROFILE = ("description", "seeds", "languages", "max_sentences", "backbones", "shared", "system_params", "system_seeds")
+_PROFILE = ("description", "seeds", "languages", "max_sentences", "backbones", "shared", "system_params", "system_seeds", "language_seeds")
 _COMPARISON = ("id", "kind", "a", "b", "system", "parameter", "metrics", "conditions", "published", "published_note", "source")
 
 
@@ -316,6 +324,11 @@ def parse_study(data: Mapping[str, Any], path: str = "<study>") -> StudySpec:
         system_seeds = check.table(entry.get("system_seeds", {}), f"{key}.system_seeds")
         for sid, seeds in system_seeds.items():
             check.known(sid, f"{key}.system_seeds.{sid}", "system id", ids)
+        prof_languages = check.strings(entry["languages"], f"{key}.languages") if "languages" in entry else None
+        language_seeds = check.table(entry.get("language_seeds", {}), f"{key}.language_seeds")
+        for lang in language_seeds:
+            if prof_languages is not None and lang not in prof_languages:
+                raise check.fail(f"{key}.language_seeds.{lang}", f"not a language of the profile ({', '.join(prof_languages)})")
         prof_shared = check.table(entry.get("shared", {}), f"{key}.shared")
         prof_backbones = check.strings(entry["backbones"], f"{key}.backbones") if "backbones" in entry else None
         if prof_backbones is not None and not backbones:
@@ -323,12 +336,13 @@ def parse_study(data: Mapping[str, Any], path: str = "<study>") -> StudySpec:
         profiles[p_name] = Profile(
             name=p_name,
             seeds=check.ints(entry["seeds"], f"{key}.seeds") if "seeds" in entry else None,
-            languages=check.strings(entry["languages"], f"{key}.languages") if "languages" in entry else None,
+            languages=prof_languages,
             max_sentences=check.positive_int(entry["max_sentences"], f"{key}.max_sentences") if "max_sentences" in entry else None,
             backbones=prof_backbones,
             shared=prof_shared,
             system_params={k: dict(v) for k, v in system_params.items()},
             system_seeds={k: check.ints(v, f"{key}.system_seeds.{k}") for k, v in system_seeds.items()},
+            language_seeds={k: check.ints(v, f"{key}.language_seeds.{k}") for k, v in language_seeds.items()},
             description=str(entry.get("description", "")),
         )
 
@@ -442,19 +456,21 @@ def _check_paired_seeds(
     check: _Checker, comparisons: Sequence[Comparison], systems: Sequence[StudySystem], profiles: Mapping[str, Profile], grid_seeds: tuple[int, ...]
 ) -> None:
     """A paired difference compares the same seeds of both systems: refuse a profile whose
-    ``system_seeds`` gives the two sides of a comparison different ones."""
+    ``system_seeds`` gives the two sides of a comparison different ones (on any language)."""
     entry_of = {s.id: s.id for s in systems} | {v: s.id for s in systems for v in _vary_ids(s)}
     for profile in profiles.values():
         for comparison in comparisons:
             if not comparison.a:  # a trend varies one system entry: one set of seeds
                 continue
             a, b = (entry_of.get(split_ref(ref)[0], split_ref(ref)[0]) for ref in (comparison.a, comparison.b))
-            seeds_a, seeds_b = profile.seeds_for(a, grid_seeds), profile.seeds_for(b, grid_seeds)
-            if seeds_a != seeds_b:
-                raise check.fail(
-                    f"profiles.{profile.name}.system_seeds",
-                    f"comparison {comparison.id!r} pairs {a} (seeds {list(seeds_a)}) with {b} (seeds {list(seeds_b)}); paired systems need the same seeds",
-                )
+            for lang in (None, *profile.language_seeds):
+                seeds_a, seeds_b = profile.seeds_for(a, grid_seeds, lang), profile.seeds_for(b, grid_seeds, lang)
+                if seeds_a != seeds_b:
+                    where = f" on {lang}" if lang is not None else ""
+                    raise check.fail(
+                        f"profiles.{profile.name}.system_seeds",
+                        f"comparison {comparison.id!r} pairs {a} (seeds {list(seeds_a)}) with {b} (seeds {list(seeds_b)}){where}; paired systems need the same seeds",
+                    )
 
 
 def _vary_ids(system: StudySystem) -> list[str]:

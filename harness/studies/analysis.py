@@ -190,11 +190,13 @@ def _lang_runs(points: Sequence[GridPoint], dataset: DatasetConfig, lang: str) -
     return tuple(dict.fromkeys(r for p in points if (r := p.run_id_for(dataset.name, lang)) is not None))
 
 
-def _outcomes(store: ResultStore, point: GridPoint, dataset: DatasetConfig, lang: str, perturbation: ComponentConfig | None) -> list[Any]:
-    """Per seed: the cell's sentence outcomes; raises _Missing naming the cell and why."""
+def _outcomes(
+    store: ResultStore, point: GridPoint, dataset: DatasetConfig, lang: str, perturbation: ComponentConfig | None, seeds: Sequence[int]
+) -> list[Any]:
+    """Per seed of ``seeds``: the cell's sentence outcomes; raises _Missing naming the cell and why."""
     assert point.manifest is not None
     out = []
-    for seed in point.manifest.seeds:
+    for seed in seeds:
         key = _key(point, dataset, lang, seed, perturbation)
         status = store.cell_status(key)
         if status != "done":
@@ -221,6 +223,39 @@ def _counts(per_seed: list[Any], mask: np.ndarray | None = None) -> np.ndarray:
     if mask is not None:
         array = array * mask[:, :, None]
     return array
+
+
+def _shared_seeds(points: Sequence[GridPoint], dataset: str, lang: str) -> tuple[int, ...]:
+    """The seeds every point has on one language (paired points normally have the same)."""
+    seeds = [p.seeds_for(dataset, lang) for p in points]
+    return tuple(s for s in seeds[0] if all(s in other for other in seeds[1:]))
+
+
+def _pool(
+    per_lang: Sequence[tuple[str, list[np.ndarray], tuple[int, ...]]], notes: list[str], what: str
+) -> tuple[list[np.ndarray], tuple[int, ...]] | None:
+    """Pool languages' count arrays (sentences side by side) over the seeds every language has.
+
+    A profile's ``language_seeds`` gives some languages more seeds: their extra seeds count in
+    their own rows, and the pooled row keeps seed-aligned arrays by leaving them out (said in a note).
+    """
+    common = tuple(s for s in per_lang[0][2] if all(s in seeds for _, _, seeds in per_lang[1:]))
+    if not common:
+        notes.append(f"{what}: no pooled row, the languages share no seed")
+        return None
+    if any(seeds != common for _, _, seeds in per_lang):
+        more = ", ".join(f"{name} at {len(seeds)}" for name, _, seeds in per_lang if seeds != common)
+        note = (
+            f"{what}: pooled over seed{'s' if len(common) > 1 else ''} {', '.join(map(str, common))}, the seeds every "
+            f"language has ({more} seeds in their own rows)"
+        )
+        if note not in notes:
+            notes.append(note)
+    pooled = [
+        np.concatenate([arrays[j][[seeds.index(s) for s in common]] for _, arrays, seeds in per_lang], axis=1)
+        for j in range(len(per_lang[0][1]))
+    ]
+    return pooled, common
 
 
 def _changed(per_seed: list[Any]) -> np.ndarray:
@@ -284,29 +319,33 @@ def _diff_rows(
                     "machine is not bit-identical, so this language's difference includes that variance as well as the seed's"
                 )
     for label, index in _conditions(comparison, study.spec.perturbations):
-        per_lang: list[tuple[str, list[np.ndarray], int, tuple[str, ...]]] = []
+        per_lang: list[tuple[str, list[np.ndarray], np.ndarray, tuple[str, ...], tuple[int, ...]]] = []
         for dataset in pa.manifest.datasets:
             for lang in dataset.languages:
                 name = f"{dataset.name}/{lang}" if multi_dataset else lang
+                seeds = _shared_seeds((pa, pb), dataset.name, lang)
                 try:
-                    conds, n = _condition_arrays(store, pa, pb, dataset, lang, index, comparison.kind)
+                    conds, measured = _condition_arrays(store, pa, pb, dataset, lang, index, comparison.kind, seeds)
                 except _Missing as exc:
                     result.notes.append(f"{label}, {name}: left out, {exc}")
                     continue
-                if n == 0:  # nothing changed: no ΔF1 to measure, and no test to count in Holm's family
+                if not measured.any():  # nothing changed: no ΔF1 to measure, and no test to count in Holm's family
                     result.notes.append(f"{label}, {name}: left out, the perturbation changed no sentence")
                     continue
-                per_lang.append((name, conds, n, _lang_runs((pa, pb), dataset, lang)))
+                per_lang.append((name, conds, measured, _lang_runs((pa, pb), dataset, lang), seeds))
         rows = []
-        for name, conds, n, runs in per_lang:
+        for name, conds, measured, runs, _ in per_lang:
+            n = int(measured.any(axis=0).sum())
             rows.append(_row(comparison, a_id, b_id, label, name, conds, n, paired, ar_stat, one, resamples, trials, runs))
         adjusted = holm([r.p for r in rows])
         rows = [_with_holm(r, p) for r, p in zip(rows, adjusted, strict=True)]
-        if per_lang:
-            pooled = [np.concatenate([c[j] for _, c, _, _ in per_lang], axis=1) for j in range(len(per_lang[0][1]))]
-            n_pooled = sum(n for _, _, n, _ in per_lang)
-            runs = tuple(dict.fromkeys(r for *_, lang_runs in per_lang for r in lang_runs))
-            rows.append(_row(comparison, a_id, b_id, label, POOLED, pooled, n_pooled, paired, ar_stat, one, resamples, trials, runs))
+        pooled = _pool([(name, conds, seeds) for name, conds, _, _, seeds in per_lang], result.notes, f"{a_id} − {b_id}") if per_lang else None
+        if pooled is not None:
+            arrays, common = pooled
+            # ΔF1 counts a sentence changed under any seed; pooled over fewer seeds, over those seeds.
+            n_pooled = sum(int(measured[[seeds.index(s) for s in common]].any(axis=0).sum()) for _, _, measured, _, seeds in per_lang)
+            runs = tuple(dict.fromkeys(r for _, _, _, lang_runs, _ in per_lang for r in lang_runs))
+            rows.append(_row(comparison, a_id, b_id, label, POOLED, arrays, n_pooled, paired, ar_stat, one, resamples, trials, runs))
         result.rows += rows
 
 
@@ -317,9 +356,11 @@ def _with_holm(row: DiffRow, p_holm: float) -> DiffRow:
 
 
 def _condition_arrays(
-    store: ResultStore, pa: GridPoint, pb: GridPoint, dataset: DatasetConfig, lang: str, index: int | None, kind: str
-) -> tuple[list[np.ndarray], int]:
-    """The paired count arrays of a and b, and how many sentences they compare."""
+    store: ResultStore, pa: GridPoint, pb: GridPoint, dataset: DatasetConfig, lang: str, index: int | None, kind: str,
+    seeds: Sequence[int],
+) -> tuple[list[np.ndarray], np.ndarray]:
+    """The paired count arrays of a and b over ``seeds``, and which (seed, sentence) they measure:
+    every sentence, or for ΔF1 the sentences a perturbation changed."""
     pert_a = None if index is None else _perturbation_config(pa, index)
     pert_b = None if index is None else _perturbation_config(pb, index)
     if pert_a != pert_b:
@@ -328,16 +369,16 @@ def _condition_arrays(
     if b_dataset is None or lang not in b_dataset.languages:
         raise _Missing(f"{pb.variant.id} has no run on {dataset.name}/{lang}")
     if kind == "delta-f1-difference":
-        ac, ap = _outcomes(store, pa, dataset, lang, None), _outcomes(store, pa, dataset, lang, pert_a)
-        bc, bp = _outcomes(store, pb, b_dataset, lang, None), _outcomes(store, pb, b_dataset, lang, pert_b)
+        ac, ap = _outcomes(store, pa, dataset, lang, None, seeds), _outcomes(store, pa, dataset, lang, pert_a, seeds)
+        bc, bp = _outcomes(store, pb, b_dataset, lang, None, seeds), _outcomes(store, pb, b_dataset, lang, pert_b, seeds)
         _same_sentences(ac, ap, bc, bp)
         mask = _changed(ap) | _changed(bp)
         # Sentences changed in at least one seed: what ΔF1 is measured on.
-        return [_counts(ac, mask), _counts(ap, mask), _counts(bc, mask), _counts(bp, mask)], int(mask.any(axis=0).sum())
-    a = _outcomes(store, pa, dataset, lang, pert_a)
-    b = _outcomes(store, pb, b_dataset, lang, pert_b)
+        return [_counts(ac, mask), _counts(ap, mask), _counts(bc, mask), _counts(bp, mask)], mask.astype(bool)
+    a = _outcomes(store, pa, dataset, lang, pert_a, seeds)
+    b = _outcomes(store, pb, b_dataset, lang, pert_b, seeds)
     _same_sentences(a, b)
-    return [_counts(a), _counts(b)], len(a[0])
+    return [_counts(a), _counts(b)], np.ones((len(a), len(a[0])), dtype=bool)
 
 
 def _row(
@@ -373,7 +414,7 @@ def ensemble_by_x(store: ResultStore, points: Sequence[GridPoint], dataset: Data
         run_id = point.run_id_for(dataset.name, lang)
         if run_id is None or point.manifest is None:
             return None
-        seed = point.manifest.seeds[0]  # the first seed's ensemble: weights barely move between seeds
+        seed = point.seeds_for(dataset.name, lang)[0]  # the first seed's ensemble: weights barely move between seeds
         reports = store.fit_reports(run_id=run_id, system=point.variant.system, dataset=dataset.name, seed=seed)
         target = reports[0]["report"].get("fit_report", {}).get(lang) if reports else None
         weights = target.get("teacher_weights") if isinstance(target, dict) else None
@@ -408,28 +449,30 @@ def _trend_rows(store: ResultStore, study: StudyRun, comparison: Comparison, res
                 if (members := ensemble_by_x(store, points, dataset, lang, comparison.parameter)) is not None:
                     result.notes.append(f"{f'{dataset.name}/{lang}' if multi_dataset else lang}: {members}")
         for label, index in _conditions(comparison, study.spec.perturbations):
-            per_lang: list[tuple[str, list[np.ndarray]]] = []
+            per_lang: list[tuple[str, list[np.ndarray], tuple[int, ...]]] = []
             runs_of: dict[str, tuple[str, ...]] = {}
             for dataset in first.manifest.datasets:
                 for lang in dataset.languages:
                     name = f"{dataset.name}/{lang}" if multi_dataset else lang
+                    seeds = _shared_seeds(points, dataset.name, lang)
                     try:
                         per_x = [
-                            _outcomes(store, p, dataset, lang, None if index is None else _perturbation_config(p, index))
+                            _outcomes(store, p, dataset, lang, None if index is None else _perturbation_config(p, index), seeds)
                             for p in points
                         ]
                         _same_sentences(*per_x)
                     except _Missing as exc:
                         result.notes.append(f"{label}, {name}: left out, {exc}")
                         continue
-                    per_lang.append((name, [_counts(o) for o in per_x]))
+                    per_lang.append((name, [_counts(o) for o in per_x], seeds))
                     runs_of[name] = _lang_runs(points, dataset, lang)
-            if per_lang:
-                per_lang.append((POOLED, [np.concatenate([c[j] for _, c in per_lang], axis=1) for j in range(len(xs))]))
+            pooled = _pool(per_lang, result.notes, f"trend of {comparison.system}") if per_lang else None
+            if pooled is not None:
+                per_lang.append((POOLED, pooled[0], pooled[1]))
                 runs_of[POOLED] = tuple(dict.fromkeys(r for runs in runs_of.values() for r in runs))
             for metric in comparison.metrics:
                 score = METRICS[metric]
-                for name, conds in per_lang:
+                for name, conds, _ in per_lang:
                     t = trend(xs, conds, metric=metric, resamples=resamples)
                     cis = [paired_bootstrap([c], _first(score), resamples=resamples) for c in conds]
                     result.trends.append(
@@ -457,7 +500,7 @@ def attack_rows(store: ResultStore, study: StudyRun) -> list[AttackRow]:
                     run_id = point.run_id_for(dataset.name, lang)
                     if run_id is None:
                         continue
-                    for seed in point.manifest.seeds:
+                    for seed in point.seeds_for(dataset.name, lang):
                         summary = store.attack_summary(_key(point, dataset, lang, seed, config))
                         if summary is None:
                             continue

@@ -55,6 +55,7 @@ class LanguageRun:
     environment: str = ""  # environment_label() of the machine the run was made on
     # (git revision, environment_label()) of each later checkout or machine that resumed it
     resumed: tuple[tuple[str, str], ...] = ()
+    seeds: tuple[int, ...] = ()  # of this language's run (a profile's language_seeds may differ per language)
 
 
 @dataclass
@@ -69,6 +70,13 @@ class GridPoint:
     def run_id_for(self, dataset: str, lang: str) -> str | None:
         run = self.runs.get((dataset, lang))
         return None if run is None else run.run_id
+
+    def seeds_for(self, dataset: str, lang: str) -> tuple[int, ...]:
+        """The seeds of one language's run (the grid's when that language has no run)."""
+        run = self.runs.get((dataset, lang))
+        if run is not None and run.seeds:
+            return run.seeds
+        return self.manifest.seeds if self.manifest is not None else ()
 
     @property
     def run_ids(self) -> tuple[str, ...]:
@@ -154,10 +162,15 @@ def variant_suite(
     spec: StudySpec, variant: Variant, profile: Profile, languages: Sequence[str] | None, seeds: Sequence[int] | None = None,
     *, dataset: str | None = None,
 ) -> SuiteSpec:
-    """The suite of one variant: every grid language, or with ``dataset`` only that dataset's entry."""
+    """The suite of one variant: every grid language, or with ``dataset`` only that dataset's entry.
+
+    A suite of one language takes that language's seeds (``language_seeds``); ``seeds`` (``--seeds``)
+    overrides every profile seed.
+    """
     from harness.manifest import ComponentConfig
 
     langs = tuple(languages) if languages else profile.languages
+    one_language = langs[0] if langs is not None and len(langs) == 1 else None
     return SuiteSpec(
         name=suite_name(spec),
         description=spec.question,
@@ -165,7 +178,7 @@ def variant_suite(
         system_params={variant.system: dict(variant.params)},
         datasets=tuple((d.name, d.split, langs or d.languages) for d in spec.datasets if dataset in (None, d.name)),
         perturbations=tuple(ComponentConfig.of(p.name, p.params) for p in spec.perturbations),
-        seeds=tuple(seeds) if seeds else profile.seeds_for(variant.base_id, spec.seeds),
+        seeds=tuple(seeds) if seeds else profile.seeds_for(variant.base_id, spec.seeds, one_language),
         label_overrides={},
         path=spec.path,
     )
@@ -228,11 +241,12 @@ def _language_run(
 
     def stored_run(run_id: str | None, status: str) -> LanguageRun:
         if run_id is None:
-            return LanguageRun(None, status)
+            return LanguageRun(None, status, seeds=manifest.seeds)
         made = store.manifest(run_id)
         found = LanguageRun(
             run_id, status, git_revision=str(made.get("git_revision", "")), environment=environment_label(made.get("environment")),
             resumed=tuple((revision, environment_label(env)) for revision, env in store.resumptions(run_id)),
+            seeds=manifest.seeds,  # a stored run is found by its manifest: the same seeds
         )
         if status == "incomplete":  # why, as stored: the report shows it also when only looking runs up
             by_error: dict[str, list[str]] = {}

@@ -85,6 +85,48 @@ def test_merged_store_renders_the_same_study_answer_and_reuses_every_run(studied
         assert s.execute("SELECT DISTINCT tokens FROM sentence_results") == [{"tokens": "[]"}]
 
 
+def test_bundle_carries_the_numeric_teacher_fields_of_fit_reports_and_no_text(studied: tuple[Path, Path], tmp_path: Path) -> None:
+    """A study report shows each ensemble's teacher weights from the fit reports: they travel in the
+    bundle, while what may quote text (demonstrations, parse problems naming entities) stays behind."""
+    import shutil
+
+    store = tmp_path / "r.sqlite"
+    shutil.copy(studied[0], store)
+    report = {"fit_report": {
+        "twi": {"teacher_weights": {"masakhaner2/eng": 0.4, "masakhaner2/ibo": 0.6}, "teacher_entities": 414,
+                "demonstrations": ["Kofi Annan kɔɔ Nkran"], "problems": {"unknown label 'LOC' for 'Nkran'": 2}},
+        "hau": "no unlabelled text; first teacher used",
+    }, "teacher": {"epochs": 2}}
+    with ResultStore(store) as s:
+        run_id = str(s.runs(SUITE)[0]["run_id"])
+        s.write_fit_report(run_id, "ts-multi", "smoke", 0, report)
+        path = tmp_path / "toy.jsonl.gz"
+        write_bundle(s, path, suites=[SUITE])
+    text = gzip.decompress(path.read_bytes()).decode()
+    assert "Kofi" not in text and "Nkran" not in text and "first teacher" not in text
+    (row,) = read_bundle(path)["fit_reports"]
+    expected = {"fit_report": {"twi": {"teacher_weights": {"masakhaner2/eng": 0.4, "masakhaner2/ibo": 0.6}, "teacher_entities": 414}}}
+    assert json.loads(row["report"]) == expected
+    with ResultStore(tmp_path / "fresh.sqlite") as fresh:
+        merge_bundle(fresh, path)
+        assert [r["report"] for r in fresh.fit_reports()] == [expected]
+    # Merged into the store that made it, the store's own (full) report stays.
+    with ResultStore(store) as s:
+        merge_bundle(s, path)
+        assert [r["report"] for r in s.fit_reports(run_id=run_id, system="ts-multi")] == [report]
+
+
+def test_a_version_1_bundle_without_fit_reports_still_merges(studied: tuple[Path, Path], tmp_path: Path) -> None:
+    with ResultStore(studied[0]) as s:
+        path = tmp_path / "toy.jsonl.gz"
+        write_bundle(s, path, suites=[SUITE])
+    lines = gzip.decompress(path.read_bytes()).decode().splitlines()
+    old = tmp_path / "old.jsonl.gz"
+    old.write_bytes(gzip.compress(("\n".join([lines[0].replace('"version": 2', '"version": 1'), *lines[1:]]) + "\n").encode()))
+    with ResultStore(tmp_path / "fresh.sqlite") as fresh:
+        assert merge_bundle(fresh, old).runs_added == 15
+
+
 def test_merge_refuses_a_conflicting_manifest_and_leaves_the_store_unchanged(studied: tuple[Path, Path], tmp_path: Path) -> None:
     store, _ = studied
     path = tmp_path / "toy.jsonl.gz"
@@ -106,7 +148,7 @@ def test_merge_refuses_a_conflicting_manifest_and_leaves_the_store_unchanged(stu
     ("edit", "message"),
     [
         (lambda lines: ["{}", *lines[1:]], r":1: the first line is not a 'xner-bench results bundle' header"),
-        (lambda lines: [lines[0].replace('"version": 1', '"version": 9'), *lines[1:]], r":1: bundle format version 9"),
+        (lambda lines: [lines[0].replace('"version": 2', '"version": 9'), *lines[1:]], r":1: bundle format version 9; this xner-bench reads 1, 2"),
         (lambda lines: [*lines[:2], "{oops", *lines[2:]], r":3: not JSON"),
         (lambda lines: [*lines[:2], '{"table": "predictions", "row": {}}', *lines[2:]], r":3: expected \{\"table\""),
         (lambda lines: [*lines[:2], '{"table": "cells", "row": {"run_id": "x"}}', *lines[2:]], r":3: a cells row needs the columns run_id"),

@@ -85,6 +85,10 @@ def test_load_good_study_from_a_path(tmp_path: Path) -> None:
         (lambda t: t + '[profiles.cpu]\nsystem_seeds.toy = "0"\n', r"profiles\.cpu\.system_seeds\.toy: must be a non-empty list of integers"),
         (lambda t: t + '[profiles.cpu]\nsystem_seeds.gazetteer = [0, 1, 2]\n',
          r"profiles\.cpu\.system_seeds: comparison 'gazetteer-vs-toy' pairs gazetteer \(seeds \[0, 1, 2\]\) with toy \(seeds \[0\]\); paired systems need the same seeds"),
+        (lambda t: t + '[profiles.cpu]\nlanguages = ["hau"]\nlanguage_seeds.yor = [0, 1]\n', r"profiles\.cpu\.language_seeds\.yor: not a language of the profile \(hau\)"),
+        (lambda t: t + '[profiles.cpu]\nlanguage_seeds.hau = [0.5]\n', r"profiles\.cpu\.language_seeds\.hau: must be a non-empty list of integers"),
+        (lambda t: t + '[profiles.cpu]\nsystem_seeds.gazetteer = [0]\nlanguage_seeds.hau = [0, 1, 2]\n',
+         r"comparison 'gazetteer-vs-toy' pairs gazetteer \(seeds \[0\]\) with toy \(seeds \[0, 1, 2\]\) on hau; paired systems need the same seeds"),
     ],
 )
 def test_bad_study_is_one_line_error_naming_file_and_key(tmp_path: Path, edit: object, expected: str) -> None:
@@ -108,6 +112,36 @@ def test_profile_seeds_per_system_reach_only_that_systems_runs(tmp_path: Path) -
     assert seeds["gazetteer-len[max_length=2]"] == (0, 1, 2) and seeds["gazetteer"] == (0, 1) == seeds["capitalised"]
     # --seeds on the command line still sets every system's seeds.
     assert {variant_suite(spec, v, profile, None, [5]).seeds for v in expand_grid(spec, profile)} == {(5,)}
+
+
+def test_language_seeds_give_one_languages_runs_more_seeds_and_the_pooled_row_the_shared_ones(tmp_path: Path) -> None:
+    """``language_seeds``: where every system is affordable at more seeds, that language's runs carry
+    them; its own rows use all of them, and the pooled rows pool the seeds every language has."""
+    text = TOY.read_text(encoding="utf-8").replace('languages = ["hau", "swa", "yor"]', 'languages = ["hau", "swa", "yor"]\nlanguage_seeds.yor = [0, 1, 2]')
+    path = _write(tmp_path, text)
+    store, out = tmp_path / "r.sqlite", tmp_path / "studies"
+    result = runner.invoke(app, ["study", str(path), "--store", str(store), "--out", str(out), "--no-progress", "--resamples", "200", "--trials", "200"])
+    assert result.exit_code == 0, result.output
+    report = (out / "toy-study.v1.md").read_text(encoding="utf-8")
+    runs = _grid_run_ids(report)
+    with ResultStore(store) as s:
+        assert s.manifest(runs["gazetteer"]["yor"])["seeds"] == [0, 1, 2]
+        assert s.manifest(runs["gazetteer"]["hau"])["seeds"] == [0, 1]
+        assert {c.key.seed for c in s.cells(run_id=runs["capitalised"]["yor"], perturbation=CLEAN)} == {0, 1, 2}
+        # The pooled clean F1 of the gazetteer, recomputed from the stored counts of seeds 0 and 1.
+        f1s = []
+        for seed in (0, 1):
+            tp = fp = fn = 0
+            for lang, run_id in runs["gazetteer"].items():
+                (cell,) = s.cells(run_id=run_id, lang=lang, perturbation=CLEAN, seed=seed, status="done")
+                counts = s.counts(cell.key)["ALL"]
+                tp, fp, fn = tp + counts.tp, fp + counts.fp, fn + counts.fn
+            f1s.append(100 * 2 * tp / (2 * tp + fp + fn))
+    rows = {r.split(" | ")[2]: r.split(" | ") for r in report.splitlines() if r.startswith("| gazetteer − capitalised | clean |")}
+    assert {lang: row[9] for lang, row in rows.items()} == {"hau": "2", "swa": "2", "yor": "3", "pooled": "2"}
+    assert float(rows["pooled"][4].split()[0]) == pytest.approx(sum(f1s) / 2, abs=0.006)
+    assert "gazetteer − capitalised: pooled over seeds 0, 1, the seeds every language has (yor at 3 seeds in their own rows)" in report
+    assert "trend of gazetteer-len: pooled over seeds 0, 1" in report
 
 
 def test_unknown_study_suggests_close_names() -> None:
