@@ -244,11 +244,14 @@ def _pool(
         notes.append(f"{what}: no pooled row, the languages share no seed")
         return None
     if any(seeds != common for _, _, seeds in per_lang):
-        more = ", ".join(f"{name} at {len(seeds)}" for name, _, seeds in per_lang if seeds != common)
-        note = (
-            f"{what}: pooled over seed{'s' if len(common) > 1 else ''} {', '.join(map(str, common))}, the seeds every "
-            f"language has ({more} seeds in their own rows)"
-        )
+        by_count: dict[int, list[str]] = {}
+        for name, _, seeds in per_lang:
+            if seeds != common:
+                by_count.setdefault(len(seeds), []).append(name)
+        more = "; ".join(f"{_and(names)} {'has' if len(names) == 1 else 'have'} {n} in {'its' if len(names) == 1 else 'their'} own row{'s' * (len(names) > 1)}"
+                         for n, names in sorted(by_count.items()))
+        plural = "s" if len(common) > 1 else ""
+        note = f"{what}: pooled over seed{plural} {', '.join(map(str, common))}, the seed{plural} every language has ({more})"
         if note not in notes:
             notes.append(note)
     pooled = [
@@ -256,6 +259,10 @@ def _pool(
         for j in range(len(per_lang[0][1]))
     ]
     return pooled, common
+
+
+def _and(names: Sequence[str]) -> str:
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
 
 
 def _changed(per_seed: list[Any]) -> np.ndarray:

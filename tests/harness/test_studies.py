@@ -140,7 +140,7 @@ def test_language_seeds_give_one_languages_runs_more_seeds_and_the_pooled_row_th
     rows = {r.split(" | ")[2]: r.split(" | ") for r in report.splitlines() if r.startswith("| gazetteer − capitalised | clean |")}
     assert {lang: row[9] for lang, row in rows.items()} == {"hau": "2", "swa": "2", "yor": "3", "pooled": "2"}
     assert float(rows["pooled"][4].split()[0]) == pytest.approx(sum(f1s) / 2, abs=0.006)
-    assert "gazetteer − capitalised: pooled over seeds 0, 1, the seeds every language has (yor at 3 seeds in their own rows)" in report
+    assert "gazetteer − capitalised: pooled over seeds 0, 1, the seeds every language has (yor has 3 in its own row)" in report
     assert "trend of gazetteer-len: pooled over seeds 0, 1" in report
 
 
