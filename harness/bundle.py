@@ -154,8 +154,10 @@ def text_free_fit_report(report: Any) -> dict[str, Any]:
     {'fit_report': {'twi': {'teacher_weights': {'eng': 0.4, 'ibo': 0.6}, 'teacher_entities': 414}}}
     """
     by_target = report.get("fit_report") if isinstance(report, dict) else None
+    if not isinstance(by_target, dict):
+        return {}
     kept: dict[str, Any] = {}
-    for lang, fields in (by_target or {}).items() if isinstance(by_target, dict) else ():
+    for lang, fields in by_target.items():
         if not isinstance(fields, dict):
             continue
         one = {}

@@ -225,10 +225,14 @@ def _counts(per_seed: list[Any], mask: np.ndarray | None = None) -> np.ndarray:
     return array
 
 
+def _common_seeds(seed_lists: Sequence[Sequence[int]]) -> tuple[int, ...]:
+    """The seeds in every list, in the first list's order."""
+    return tuple(s for s in seed_lists[0] if all(s in other for other in seed_lists[1:]))
+
+
 def _shared_seeds(points: Sequence[GridPoint], dataset: str, lang: str) -> tuple[int, ...]:
     """The seeds every point has on one language (paired points normally have the same)."""
-    seeds = [p.seeds_for(dataset, lang) for p in points]
-    return tuple(s for s in seeds[0] if all(s in other for other in seeds[1:]))
+    return _common_seeds([p.seeds_for(dataset, lang) for p in points])
 
 
 def _pool(
@@ -239,7 +243,7 @@ def _pool(
     A profile's ``language_seeds`` gives some languages more seeds: their extra seeds count in
     their own rows, and the pooled row keeps seed-aligned arrays by leaving them out (said in a note).
     """
-    common = tuple(s for s in per_lang[0][2] if all(s in seeds for _, _, seeds in per_lang[1:]))
+    common = _common_seeds([seeds for _, _, seeds in per_lang])
     if not common:
         notes.append(f"{what}: no pooled row, the languages share no seed")
         return None
@@ -346,12 +350,12 @@ def _diff_rows(
             rows.append(_row(comparison, a_id, b_id, label, name, conds, n, paired, ar_stat, one, resamples, trials, runs))
         adjusted = holm([r.p for r in rows])
         rows = [_with_holm(r, p) for r, p in zip(rows, adjusted, strict=True)]
-        pooled = _pool([(name, conds, seeds) for name, conds, _, _, seeds in per_lang], result.notes, f"{a_id} − {b_id}") if per_lang else None
+        # The measured mask pools with the counts, so the pooled n counts only the pooled seeds.
+        pooled = _pool([(name, [*conds, measured], seeds) for name, conds, measured, _, seeds in per_lang], result.notes, f"{a_id} − {b_id}") if per_lang else None
         if pooled is not None:
-            arrays, common = pooled
-            # ΔF1 counts a sentence changed under any seed; pooled over fewer seeds, over those seeds.
-            n_pooled = sum(int(measured[[seeds.index(s) for s in common]].any(axis=0).sum()) for _, _, measured, _, seeds in per_lang)
+            *arrays, measured = pooled[0]
             runs = tuple(dict.fromkeys(r for _, _, _, lang_runs, _ in per_lang for r in lang_runs))
+            n_pooled = int(measured.any(axis=0).sum())
             rows.append(_row(comparison, a_id, b_id, label, POOLED, arrays, n_pooled, paired, ar_stat, one, resamples, trials, runs))
         result.rows += rows
 
