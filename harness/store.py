@@ -279,6 +279,53 @@ class ResultStore:
             conn.execute("DELETE FROM meta WHERE key=?", (f"active_run:{run_id}",))
         return removed
 
+    # Tables whose rows belong to one seed of a run: what ``adopt_seeds`` copies.
+    _SEED_TABLES = ("cells", "cell_counts", "sentence_results", "robustness", "attack_summaries", "fit_reports")
+
+    def adopt_seeds(self, donor: str, run_id: str) -> int:
+        """Copy every seed ``donor`` stored under ``run_id``, in one transaction; the cells copied.
+
+        For a grid extended by seeds (``--seeds 0,1,2`` after a ``--seeds 0`` run): ``run_id``'s
+        manifest differs from the donor's only in having more seeds, so the donor's cells are
+        ``run_id``'s cells for those seeds and need not be computed again, even when the trained
+        models are no longer cached (a store merged from bundles). Besides the rows, ``run_id``
+        takes the donor's CPU time, so a study's cost still counts the work behind its numbers,
+        and, when the donor was made at another checkout or machine, that provenance as a
+        resumption. Rows ``run_id`` already holds are kept; adopting twice copies nothing and adds
+        no time.
+        """
+        for run in (donor, run_id):
+            if self._conn.execute("SELECT 1 FROM runs WHERE run_id=?", (run,)).fetchone() is None:
+                raise ConfigError(f"no run {run!r} in {self.path}")
+        made, adopting = self.manifest(donor), self.manifest(run_id)
+        missing = sorted(set(made.get("seeds", ())) - set(adopting.get("seeds", ())))
+        if missing:
+            raise ConfigError(f"run {run_id} has no seed(s) {missing} of run {donor}; it cannot adopt them")
+        with self.transaction() as conn:
+            copied = 0
+            for table in self._SEED_TABLES:
+                columns = [row[1] for row in conn.execute(f"PRAGMA table_info({table})")]
+                chosen = ", ".join("?" if c == "run_id" else c for c in columns)
+                n = conn.execute(
+                    f"INSERT OR IGNORE INTO {table} ({', '.join(columns)}) SELECT {chosen} FROM {table} WHERE run_id=?", (run_id, donor)
+                ).rowcount
+                copied += n if table == "cells" else 0
+            if copied:
+                timing = conn.execute("SELECT cpu_seconds, wall_seconds FROM run_timings WHERE run_id=?", (donor,)).fetchone()
+                if timing is not None:
+                    conn.execute(
+                        "INSERT INTO run_timings VALUES (?, ?, ?) ON CONFLICT(run_id) DO UPDATE SET"
+                        " cpu_seconds = cpu_seconds + excluded.cpu_seconds, wall_seconds = wall_seconds + excluded.wall_seconds",
+                        (run_id, *timing),
+                    )
+                origin = (str(made.get("git_revision", "")), dict(made.get("environment") or {}))
+                if origin != (str(adopting.get("git_revision", "")), dict(adopting.get("environment") or {})):
+                    conn.execute(
+                        "INSERT OR IGNORE INTO run_resumptions VALUES (?, ?, ?, ?)",
+                        (run_id, origin[0], json.dumps(origin[1], sort_keys=True), _now()),
+                    )
+        return copied
+
     # --- runs in progress (so that a run whose process died is reported at the next run) --------
 
     def mark_active(self, run_id: str, info: Mapping[str, Any]) -> None:

@@ -11,7 +11,10 @@ throw results away; the report shows both for every run, since a model trained o
 not bit-identical) and all its cells are finished;
 otherwise the runner runs it, resuming its own finished cells and reusing cached predictions,
 perturbed sets and (inside the systems) trained models, so a system trained once for every target
-(direct transfer) is trained once, not once per language. ``report_only`` never runs anything.
+(direct transfer) is trained once, not once per language. A grid can grow by seeds the same way: a
+run asked for seeds 0, 1 and 2 adopts the cells of a finished stored run of seed 0 (same manifest
+otherwise) and computes only seeds 1 and 2 (``find_seed_donor``, ``ResultStore.adopt_seeds``).
+``report_only`` never runs anything.
 """
 
 from __future__ import annotations
@@ -216,6 +219,23 @@ def find_stored_run(store: ResultStore, manifest: RunManifest, *, complete_only:
     return None if complete_only or not candidates else candidates[0]
 
 
+def find_seed_donor(store: ResultStore, manifest: RunManifest) -> str | None:
+    """A complete stored run equal to ``manifest`` but for fewer seeds, all of them ``manifest``'s:
+    the one with the most seeds (the newest among equals), whose cells ``manifest``'s run can adopt."""
+    wanted = {k: v for k, v in _identity(manifest.to_dict()).items() if k != "seeds"}
+    best: tuple[int, str] | None = None
+    for row in reversed(store.runs(manifest.suite)):
+        run_id = str(row["run_id"])
+        made = store.manifest(run_id)
+        identity = _identity(made)
+        seeds = set(identity.pop("seeds", ()))
+        if run_id == manifest.run_id or identity != wanted or not seeds < set(manifest.seeds):
+            continue
+        if (best is None or len(seeds) > best[0]) and _complete(store, RunManifest.from_dict(made), run_id):
+            best = (len(seeds), run_id)
+    return None if best is None else best[1]
+
+
 def _system_error(exc: XnerError) -> bool:
     """Whether building the manifest failed because of the variant's system (that variant fails alone)."""
     from harness.errors import UnknownComponentError
@@ -281,6 +301,13 @@ def _language_run(
             say(f"{label}: cannot resume incomplete run {partial}: its stored manifest no longer hashes to its id; running {manifest.run_id}")
     else:
         say(f"{label}: running {manifest.run_id}")
+    donor = find_seed_donor(store, manifest)
+    if donor is not None:
+        # The grid grew by seeds: the seeds a stored run finished are adopted, not recomputed.
+        store.record_run(manifest.run_id, manifest.suite, manifest.to_dict(), manifest.harness_version, manifest.scorer_version)
+        copied = store.adopt_seeds(donor, manifest.run_id)
+        lent = sorted(store.manifest(donor).get("seeds", ()))
+        say(f"{label}: seed(s) {', '.join(map(str, lent))} adopted from stored run {donor} ({copied} cell{'' if copied == 1 else 's'})")
     cpu0, wall0 = _cpu(), time.perf_counter()
     try:
         summary = Runner(manifest, store, data_dir=data_dir, batch_size=batch_size, report=say, progress=progress).run()

@@ -352,6 +352,56 @@ def test_a_study_grows_by_languages_reusing_the_runs_of_earlier_languages(tmp_pa
     assert [line.split(" | ")[2] for line in report.splitlines() if line.startswith("| gazetteer − capitalised | clean |")] == ["hau", "swa", "pooled"]
 
 
+def test_a_study_grows_by_seeds_adopting_the_seeds_a_stored_run_finished(tmp_path: Path) -> None:
+    """``--seeds 0,1`` after ``--seeds 0``: each new run adopts seed 0's cells (no fit, the same
+    per-sentence results, the donor's CPU time) and computes seed 1 only."""
+    store, out = tmp_path / "r.sqlite", tmp_path / "studies"
+    args = ["study", str(TOY), "--store", str(store), "--out", str(out), "--no-progress", "--resamples", "100", "--trials", "100", "--languages", "hau"]
+    first = runner.invoke(app, [*args, "--seeds", "0"])
+    assert first.exit_code == 0, first.output
+    one_seed = _grid_run_ids((out / "toy-study.v1.md").read_text(encoding="utf-8"))
+    grown = runner.invoke(app, [*args, "--seeds", "0,1"])
+    assert grown.exit_code == 0, grown.output
+    two_seeds = _grid_run_ids((out / "toy-study.v1.md").read_text(encoding="utf-8"))
+    for variant, runs in one_seed.items():
+        donor, run_id = runs["hau"], two_seeds[variant]["hau"]
+        assert donor != run_id and f"{variant} (hau): seed(s) 0 adopted from stored run {donor} (4 cells)" in grown.output
+    assert "(seed 0): all cells already stored" in grown.output and "seed 1" in grown.output
+    with ResultStore(store) as results:
+        for variant, runs in one_seed.items():
+            donor, run_id = runs["hau"], two_seeds[variant]["hau"]
+            rows = "SELECT system, perturbation, params_hash, sentence_id, tp, fp, fn, pred FROM sentence_results WHERE run_id=? AND seed=0 ORDER BY 1, 2, 3, 4"
+            assert results.execute(rows, (run_id,)) == results.execute(rows, (donor,)) != []
+            assert {c.key.seed for c in results.cells(run_id=run_id, status="done")} == {0, 1}
+            times = results.run_times([donor, run_id])
+            assert times[run_id][0] > times[donor][0]  # the donor's time, and seed 1's
+    # The grown runs are now stored as they are: a third invocation reuses them, adopting nothing.
+    again = runner.invoke(app, [*args, "--seeds", "0,1"])
+    assert again.exit_code == 0, again.output
+    assert again.output.count("reusing stored run") == 5 and "adopted" not in again.output
+
+
+def test_adopting_seeds_copies_once_and_refuses_seeds_the_run_does_not_have(tmp_path: Path) -> None:
+    from harness.store import CellKey
+
+    store = ResultStore(tmp_path / "r.sqlite")
+    store.record_run("a" * 16, "s", {"seeds": [0], "git_revision": "old", "environment": [["cpu", "Elsewhere"]]}, "1", "1")
+    store.record_run("b" * 16, "s", {"seeds": [0, 1], "git_revision": "new", "environment": [["cpu", "Here"]]}, "1", "1")
+    store.record_run("c" * 16, "s", {"seeds": [1]}, "1", "1")
+    key = CellKey("a" * 16, "sys", "smoke", "hau", "test", CLEAN, "h", 0)
+    store.write_cell_status(key, status="skipped", error="nothing to perturb", system_fingerprint="fp", perturbation_params={})
+    store.add_run_time("a" * 16, 10.0, 5.0)
+    assert store.adopt_seeds("a" * 16, "b" * 16) == 1
+    assert store.adopt_seeds("a" * 16, "b" * 16) == 0  # already adopted: nothing copied, no time added twice
+    assert store.cell_status(CellKey("b" * 16, "sys", "smoke", "hau", "test", CLEAN, "h", 0)) == "skipped"
+    assert store.run_times(["b" * 16]) == {"b" * 16: (10.0, 5.0)}
+    assert store.resumptions("b" * 16) == [("old", {"cpu": "Elsewhere"})]  # where the adopted cells were computed
+    with pytest.raises(ConfigError, match=r"run c{16} has no seed\(s\) \[0\] of run a{16}"):
+        store.adopt_seeds("a" * 16, "c" * 16)
+    with pytest.raises(ConfigError, match="no run 'zz'"):
+        store.adopt_seeds("zz", "b" * 16)
+
+
 def test_only_runs_the_named_variants_and_looks_the_others_up(tmp_path: Path) -> None:
     store, out = tmp_path / "r.sqlite", tmp_path / "studies"
     args = ["study", str(TOY), "--store", str(store), "--out", str(out), "--no-progress", "--resamples", "100", "--trials", "100", "--seeds", "0", "--languages", "hau"]
