@@ -207,6 +207,20 @@ def _outcomes(
     return out
 
 
+def _seed_finished(
+    store: ResultStore, points: Sequence[GridPoint], dataset: DatasetConfig, lang: str, index: int | None, seed: int
+) -> bool:
+    """Whether every point finished its clean cell (and the ``index``-th perturbation's) of ``seed``."""
+    for point in points:
+        for perturbation in (None,) if index is None else (None, _perturbation_config(point, index)):
+            try:
+                if store.cell_status(_key(point, dataset, lang, seed, perturbation)) != "done":
+                    return False
+            except _Missing:
+                return False
+    return True
+
+
 def _perturbation_config(point: GridPoint, index: int) -> ComponentConfig:
     assert point.manifest is not None
     return point.manifest.perturbations[index]
@@ -338,8 +352,18 @@ def _diff_rows(
                 try:
                     conds, measured = _condition_arrays(store, pa, pb, dataset, lang, index, comparison.kind, seeds)
                 except _Missing as exc:
-                    result.notes.append(f"{label}, {name}: left out, {exc}")
-                    continue
+                    # A seed whose fit failed (a model that did not learn) leaves the others: the
+                    # row pairs the seeds both systems finished, and a note names the one left out.
+                    finished = tuple(s for s in seeds if _seed_finished(store, (pa, pb), dataset, lang, index, s))
+                    if not finished or finished == seeds:
+                        result.notes.append(f"{label}, {name}: left out, {exc}")
+                        continue
+                    conds, measured = _condition_arrays(store, pa, pb, dataset, lang, index, comparison.kind, finished)
+                    plural = "s" if len(finished) > 1 else ""
+                    result.notes.append(
+                        f"{label}, {name}: over seed{plural} {', '.join(map(str, finished))} only, the seed{plural} both systems finished; {exc}"
+                    )
+                    seeds = finished
                 if not measured.any():  # nothing changed: no ΔF1 to measure, and no test to count in Holm's family
                     result.notes.append(f"{label}, {name}: left out, the perturbation changed no sentence")
                     continue

@@ -381,6 +381,29 @@ def test_a_study_grows_by_seeds_adopting_the_seeds_a_stored_run_finished(tmp_pat
     assert again.output.count("reusing stored run") == 5 and "adopted" not in again.output
 
 
+def test_a_seed_whose_fit_failed_leaves_the_row_to_the_seeds_both_systems_finished(tmp_path: Path) -> None:
+    """One seed of one system not learning must not drop the language: its row pairs the other seeds, says so."""
+    import sqlite3
+
+    store, out = tmp_path / "r.sqlite", tmp_path / "studies"
+    args = ["study", str(TOY), "--store", str(store), "--out", str(out), "--no-progress", "--resamples", "100", "--trials", "100",
+            "--seeds", "0,1", "--languages", "hau,swa"]
+    first = runner.invoke(app, args)
+    assert first.exit_code == 0, first.output
+    capitalised = _grid_run_ids((out / "toy-study.v1.md").read_text(encoding="utf-8"))["capitalised"]["hau"]
+    conn = sqlite3.connect(store)  # as if seed 1's model had failed its fit floor
+    conn.execute("UPDATE cells SET status='failed', error='tagger did not learn its training labels' WHERE run_id=? AND seed=1", (capitalised,))
+    conn.commit()
+    conn.close()
+    again = runner.invoke(app, [*args, "--report-only"])
+    assert again.exit_code == 0, again.output
+    report = (out / "toy-study.v1.md").read_text(encoding="utf-8")
+    rows = {line.split(" | ")[2]: line.split(" | ") for line in report.splitlines() if line.startswith("| gazetteer − capitalised | clean |")}
+    assert set(rows) == {"hau", "swa", "pooled"}
+    assert rows["hau"][9] == "1" and rows["swa"][9] == "2" and rows["pooled"][9] == "1"  # the seeds column
+    assert "clean, hau: over seed 0 only, the seed both systems finished; capitalised on smoke/hau none seed 1: tagger did not learn" in report
+
+
 def test_adopting_seeds_copies_once_and_refuses_seeds_the_run_does_not_have(tmp_path: Path) -> None:
     from harness.store import CellKey
 
