@@ -374,7 +374,9 @@ def test_a_study_grows_by_seeds_adopting_the_seeds_a_stored_run_finished(tmp_pat
             assert results.execute(rows, (run_id,)) == results.execute(rows, (donor,)) != []
             assert {c.key.seed for c in results.cells(run_id=run_id, status="done")} == {0, 1}
             times = results.run_times([donor, run_id])
-            assert times[run_id][0] > times[donor][0]  # the donor's time, and seed 1's
+            # The donor's time plus seed 1's: CPU time ticks in 10 ms steps on some kernels, so a toy
+            # seed may add none of it; wall time always grows.
+            assert times[run_id][0] >= times[donor][0] and times[run_id][1] > times[donor][1]
     # The grown runs are now stored as they are: a third invocation reuses them, adopting nothing.
     again = runner.invoke(app, [*args, "--seeds", "0,1"])
     assert again.exit_code == 0, again.output
