@@ -454,6 +454,15 @@ def _md_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str
     return ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers), *("| " + " | ".join(cell(c) for c in row) + " |" for row in rows), ""]
 
 
+def _method_tail(result: StudyResult) -> str:
+    """What follows the profile's name: its description (the grid's caveats: offline substitutes,
+    seeds, caps) and how the statistics were computed."""
+    described = result.run.profile.description
+    return (f"{' — ' + described if described else ''}. "
+            f"F1 points; paired bootstrap over sentences ({result.resamples} resamples), approximate randomisation "
+            f"({result.trials} trials), Holm over the languages of each comparison.")
+
+
 def render_markdown(result: StudyResult, out: Path) -> list[Path]:
     """Write ``out`` (Markdown) and its PNGs in ``<stem>_files/``; returns the files written."""
     spec = result.run.spec
@@ -462,11 +471,7 @@ def render_markdown(result: StudyResult, out: Path) -> list[Path]:
     lines = [f"# {spec.name}", "", f"**Question.** {spec.question}", "", f"**Answer.** {answer(result)}", ""]
     if spec.description:
         lines += [spec.description, ""]
-    lines += [
-        f"Profile `{result.run.profile.name}`{' — ' + result.run.profile.description if result.run.profile.description else ''}. "
-        f"F1 points; paired bootstrap over sentences ({result.resamples} resamples), approximate randomisation "
-        f"({result.trials} trials), Holm over the languages of each comparison.", "",
-    ]
+    lines += [f"Profile `{result.run.profile.name}`{_method_tail(result)}", ""]
     for comparison in result.comparisons:
         c = comparison.comparison
         lines += [f"## {c.id} ({c.kind})", ""]
@@ -505,6 +510,9 @@ def render_html(result: StudyResult, out: Path) -> Path:
     e = html.escape
     parts = [f"<h1>{e(spec.name)}</h1>", f"<p><strong>Question.</strong> {e(spec.question)}</p>",
              f'<p id="answer"><strong>Answer.</strong> {e(answer(result))}</p>']
+    if spec.description:
+        parts.append(f"<p>{e(spec.description)}</p>")
+    parts.append(f'<p id="method">Profile <code>{e(result.run.profile.name)}</code>{e(_method_tail(result))}</p>')
     for comparison in result.comparisons:
         c = comparison.comparison
         parts.append(f"<h2>{e(c.id)} ({e(c.kind)})</h2>")

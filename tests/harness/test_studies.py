@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html as stdlib_html
 import re
 from pathlib import Path
 
@@ -228,6 +229,12 @@ def test_xner_study_end_to_end_on_the_smoke_sample(tmp_path: Path) -> None:
     assert all((out / "toy-study.v1_files" / p).read_bytes()[:4] == b"\x89PNG" for p in pngs)
     html = (out / "toy-study.v1.html").read_text(encoding="utf-8")
     assert 'id="answer"' in html and "data:image/png;base64," in html
+    # The HTML states the profile and its caveats as the Markdown does, word for word.
+    md_method = re.search(r"^Profile `(.+)$", report, flags=re.M)
+    html_method = re.search(r'<p id="method">Profile <code>(.+?)</p>', html)
+    assert md_method is not None and html_method is not None
+    assert stdlib_html.unescape(html_method.group(1).replace("</code>", "`")) == md_method.group(1)
+    assert "every language of the sample, two seeds" in md_method.group(1) and "Holm over the languages" in md_method.group(1)
 
     # A rerun reuses every stored run and computes nothing; --report-only renders the same answer.
     again = runner.invoke(app, args)
